@@ -1,0 +1,1 @@
+"""Temporal activities (and their legacy-queue adapters) that perform the jobs' work."""

@@ -1,0 +1,100 @@
+"""What the two Redis backends (Bull and RQ) share: client settings, error triage, preflight.
+
+redis-py retries commands by default; we turn that off and resolve doubt ourselves,
+because a retry that fails to connect would hide that the first attempt may have landed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aredis
+from redis.backoff import NoBackoff
+
+from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
+
+log = logging.getLogger("queue_router.redis")
+
+T = TypeVar("T")
+
+__all__ = ["async_client", "check_eviction_policy", "sync_client", "write_or_classify"]
+
+
+def _client_kwargs(timeout_s: float) -> dict[str, Any]:
+    return {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "health_check_interval": 0,
+    }
+
+
+def async_client(url: str, timeout_s: float) -> aredis.Redis:
+    from redis.asyncio.retry import Retry
+
+    return aredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s))
+
+
+def sync_client(url: str, timeout_s: float) -> redis.Redis:
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s))
+
+
+def never_connected(exc: BaseException) -> bool:
+    """True when the command provably never reached Redis (refused, unresolvable, loading)."""
+    if isinstance(exc, redis.BusyLoadingError):
+        return True
+    text = str(exc)
+    return isinstance(exc, redis.ConnectionError) and (
+        "connecting to" in text or "Connection refused" in text
+    )
+
+
+async def write_or_classify(
+    backend: str,
+    job_id: str,
+    write: Callable[[], Awaitable[T]],
+    exists: Callable[[], Awaitable[bool]],
+) -> tuple[T | None, bool]:
+    """Run ``write``; on failure, decide between "not written" and "unknown".
+
+    Returns ``(result, False)`` on success, or ``(None, True)`` when the write failed
+    ambiguously but the lookup shows the job is there. Raises ``BackendUnavailable`` when
+    the job is provably absent and ``EnqueueOutcomeUnknown`` when we cannot tell.
+    """
+    try:
+        return await write(), False
+    except QueueRouterError:
+        raise
+    except redis.ResponseError as exc:
+        raise BackendUnavailable(backend, f"Redis rejected the write: {exc}", cause=exc) from exc
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        if never_connected(exc):
+            raise BackendUnavailable(backend, f"Redis unreachable: {exc}", cause=exc) from exc
+        try:
+            found = await exists()
+        except (redis.RedisError, OSError) as lookup_exc:
+            raise EnqueueOutcomeUnknown(
+                backend, job_id, f"{exc}; and the lookup failed: {lookup_exc}", cause=exc
+            ) from exc
+        if found:
+            return None, True
+        raise BackendUnavailable(
+            backend, f"write failed ({exc}) and the job is absent", cause=exc
+        ) from exc
+
+
+def check_eviction_policy(policy: str, *, require: bool) -> None:
+    """Warn, or refuse when ``require``, if Redis may evict queue keys (jobs would vanish)."""
+    if policy == "noeviction":
+        return
+    message = (
+        f"Redis maxmemory-policy is {policy!r}: under memory pressure Redis may evict job "
+        "keys and lose jobs; set it to 'noeviction'"
+    )
+    if require:
+        raise BackendUnavailable("redis", message + " (QUEUE_ROUTER_REQUIRE_NOEVICTION=true)")
+    log.warning(message)

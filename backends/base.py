@@ -1,0 +1,72 @@
+"""The one backend contract: ``async enqueue(request) -> Placement``.
+
+A backend knows how to put one job into one system (Bull, RQ, Temporal, memory). It
+knows nothing about routing, percentages or fallback: the router decides and then
+calls one or two backends. Each backend translates its client's errors into the
+three outcomes of the reliability contract:
+
+- return a ``Placement``: the job is there (``existing=True`` if it already was);
+- raise ``BackendUnavailable``: the job is definitely not there;
+- raise ``EnqueueOutcomeUnknown``: it may be; a retry with the same job id is safe.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from queue_router.receipts import JobOptions, Placement
+
+__all__ = ["Backend", "EnqueueRequest"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnqueueRequest:
+    """One job, fully resolved by the router: ids chosen, options merged, data encoded.
+
+    ``data_json`` is the payload already serialized once (and size-checked), so every
+    backend stores exactly the same bytes. ``workflow_type``/``task_queue`` serve
+    Temporal, ``rq_function``/``job_name`` the legacy queues; a backend ignores the rest.
+    """
+
+    queue: str
+    job_id: str
+    job_name: str
+    data: Any
+    data_json: str
+    options: JobOptions
+    timestamp_ms: int
+    workflow_type: str
+    task_queue: str
+    rq_function: str
+    shadow: bool = False
+
+
+class Backend(ABC):
+    """Base class of every backend; ``startup``/``aclose`` are no-ops unless needed."""
+
+    name: str = "backend"
+
+    async def startup(self) -> None:  # noqa: B027 (an optional hook, no-op by default)
+        """Connect and check the server; must not fail merely because it is down."""
+
+    async def aclose(self) -> None:  # noqa: B027 (an optional hook, no-op by default)
+        """Release connections."""
+
+    @abstractmethod
+    async def enqueue(self, request: EnqueueRequest) -> Placement:
+        """Write the job, idempotently by ``request.job_id``."""
+
+    async def __aenter__(self) -> Self:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

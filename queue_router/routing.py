@@ -1,0 +1,95 @@
+"""Deterministic percentage routing: a pure function of the routing key and the percentage.
+
+The formula, reproducible in any language with MurmurHash3 (x86, 32-bit)::
+
+    bucket(key)  = murmur3_32(utf8(key), seed=0) as unsigned % 10000     # 0 .. 9999
+    to_temporal  = bucket(key) < round(percentage * 100)                  # percentage 0 .. 100
+
+Because the threshold only grows with the percentage, raising it only ever moves keys
+from the legacy queue to Temporal, never back; and because the hash is seeded and
+platform-independent, the same key takes the same path in every process and machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import mmh3
+
+__all__ = ["BUCKETS", "Mode", "Route", "bucket", "decide", "threshold"]
+
+BUCKETS = 10_000
+
+
+class Mode(StrEnum):
+    """How one queue's jobs are placed."""
+
+    BULL = "bull"
+    """Legacy only: a Bull job in Redis."""
+    RQ = "rq"
+    """Legacy only: an RQ job in Redis."""
+    TEMPORAL = "temporal"
+    """Temporal only (with fallback to the legacy queue, if enabled)."""
+    PERCENTAGE = "percentage"
+    """Split by bucket: keys below the threshold go to Temporal, the rest to legacy."""
+    DUAL = "dual"
+    """Written to both, same job id; the side effect is claimed once by whoever runs first."""
+    SHADOW = "shadow"
+    """Legacy is the real path; a side-effect-free Temporal copy runs for comparison."""
+
+
+def bucket(key: str) -> int:
+    """The routing bucket of ``key``, in ``[0, 10000)``."""
+    return int(mmh3.hash(key.encode("utf-8"), seed=0, signed=False)) % BUCKETS
+
+
+def threshold(percentage: float) -> int:
+    """Buckets below this number go to Temporal. Rounded so 0.29% is 29 buckets, not 28."""
+    return round(percentage * 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a key goes now: a primary backend, maybe a second write, maybe a shadow copy.
+
+    ``percentage`` is the effective share of the queue's keys whose primary is Temporal
+    (0 for legacy-only and shadow, 100 for temporal), so dashboards can sum it up.
+    """
+
+    queue: str
+    key: str
+    mode: Mode
+    bucket: int
+    percentage: float
+    primary: str
+    secondary: str | None = None
+    shadow: str | None = None
+
+    @property
+    def to_temporal(self) -> bool:
+        return self.primary == "temporal"
+
+
+def decide(*, queue: str, key: str, mode: Mode, percentage: float, legacy: str) -> Route:
+    """The route of ``key`` on ``queue``; no I/O, so a checker can recompute it offline.
+
+    ``legacy`` is the queue's legacy backend name (``bull`` or ``rq``). In dual mode the
+    primary is legacy until the queue is at 100%, then Temporal.
+    """
+    b = bucket(key)
+    match mode:
+        case Mode.BULL | Mode.RQ:
+            return Route(queue, key, mode, b, 0.0, primary=mode.value)
+        case Mode.TEMPORAL:
+            return Route(queue, key, mode, b, 100.0, primary="temporal")
+        case Mode.PERCENTAGE:
+            target = "temporal" if b < threshold(percentage) else legacy
+            return Route(queue, key, mode, b, percentage, primary=target)
+        case Mode.DUAL:
+            if threshold(percentage) >= BUCKETS:
+                return Route(queue, key, mode, b, 100.0, primary="temporal", secondary=legacy)
+            return Route(queue, key, mode, b, 0.0, primary=legacy, secondary="temporal")
+        case Mode.SHADOW:
+            return Route(queue, key, mode, b, 0.0, primary=legacy, shadow="temporal")
+    raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover

@@ -1,0 +1,85 @@
+"""``SyncQueueRouter``: the same router for blocking code (Django, Flask, scripts).
+
+It owns one event loop on a background thread, so connections are reused across calls
+and shadow copies keep running between them, and each call blocks until its receipt
+(or error) is ready. Same semantics, same exceptions as the async router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from queue_router.receipts import JobOptions, Receipt
+from queue_router.routing import Route
+
+if TYPE_CHECKING:
+    from queue_router.router import QueueRouter
+
+T = TypeVar("T")
+
+__all__ = ["SyncQueueRouter"]
+
+
+class SyncQueueRouter:
+    """Blocking facade over a ``QueueRouter``; use as a context manager or call ``close()``."""
+
+    def __init__(self, router: QueueRouter) -> None:
+        self.router = router
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="queue-router-loop", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+        self._run(router.startup())
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("SyncQueueRouter is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def enqueue_sync(
+        self,
+        queue: str,
+        data: Any,
+        *,
+        key: str | None = None,
+        job_id: str | None = None,
+        name: str | None = None,
+        options: JobOptions | None = None,
+    ) -> Receipt:
+        """``QueueRouter.enqueue``, blocking."""
+        return self._run(
+            self.router.enqueue(queue, data, key=key, job_id=job_id, name=name, options=options)
+        )
+
+    enqueue = enqueue_sync
+
+    def route(self, queue: str, key: str) -> Route:
+        return self.router.route(queue, key)
+
+    def close(self) -> None:
+        """Drain shadow work, close connections, stop the loop thread."""
+        if self._closed:
+            return
+        self._run(self.router.aclose())
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
