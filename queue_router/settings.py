@@ -29,7 +29,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from queue_router.catalogue import DEFAULT_CATALOGUE
 from queue_router.errors import ConfigError, UnknownQueueError
@@ -239,6 +239,10 @@ class Settings(BaseSettings):
             return cls(**overrides)
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from None
+        except SettingsError as exc:  # raised for unparsable JSON in a complex field
+            raise ConfigError(
+                f"invalid settings: QUEUE_ROUTER_QUEUES must be a JSON object ({exc})"
+            ) from None
 
     @property
     def percentage(self) -> float:
@@ -314,12 +318,13 @@ _ALLOWED = {
 }
 
 
-def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
+def _env_name(loc0: str) -> str:
+    """Errors carry the env var that was read; a field name maps to its first var."""
+    info = Settings.model_fields.get(loc0)
     alias = info.validation_alias if info else None
     if isinstance(alias, AliasChoices):
-        return " / ".join(str(c) for c in alias.choices)
-    return str(alias) if isinstance(alias, str) else field.upper()
+        return str(alias.choices[0])
+    return str(alias) if isinstance(alias, str) else loc0.upper()
 
 
 def _explain(exc: ValidationError) -> str:
@@ -327,7 +332,7 @@ def _explain(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = [str(part) for part in err["loc"]]
         head = _env_name(loc[0]) if loc else "settings"
-        if len(loc) > 1 and loc[0] == "queues":
+        if len(loc) > 1 and head == "QUEUE_ROUTER_QUEUES":
             head = f"QUEUE_ROUTER_QUEUES[{loc[1]!r}]" + "".join(f".{p}" for p in loc[2:])
         template = _ALLOWED.get(err["type"])
         ctx = {k: v for k, v in (err.get("ctx") or {}).items()}
@@ -335,7 +340,7 @@ def _explain(exc: ValidationError) -> str:
         if err["type"] == "value_error":
             lines.append(str(ctx.get("error", err["msg"])))
             continue
-        if err["type"] in ("less_than_equal", "greater_than_equal") and "percentage" in loc[-1]:
+        if err["type"] in ("less_than_equal", "greater_than_equal") and "PERCENTAGE" in loc[-1].upper():
             hint = "must be a number from 0 to 100"
         shown = err.get("input")
         value = f"={shown!r}" if isinstance(shown, str | int | float) else ""

@@ -1,0 +1,201 @@
+"""The router's decisions on in-memory backends: modes, fallback, dual, shadow, payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import queue_router
+from backends.memory import MemoryBackend
+from queue_router import (
+    BackendUnavailable,
+    EnqueueOutcomeUnknown,
+    JobOptions,
+    Mode,
+    PayloadError,
+    QueueRouter,
+    Settings,
+    UnknownQueueError,
+)
+
+
+def router_with(latency_s: float = 0.0, **fields: object) -> tuple[QueueRouter, dict[str, MemoryBackend]]:
+    backends = {n: MemoryBackend(n, latency_s=latency_s) for n in ("bull", "rq", "temporal")}
+    return QueueRouter(Settings(**fields), backends=backends), backends  # type: ignore[arg-type]
+
+
+def queues(**modes: object) -> dict[str, object]:
+    return {"queues": {q.replace("_", "-"): m for q, m in modes.items()}}
+
+
+async def test_percentage_mode_places_each_key_on_its_route() -> None:
+    router, b = router_with(temporal_traffic_percentage=50)
+    for i in range(200):
+        receipt = await router.enqueue("email-send", {"i": i}, key=f"user-{i}", job_id=f"j{i}")
+        route = router.route("email-send", f"user-{i}")
+        assert receipt.backends == (route.primary,)
+        assert (receipt.bucket, receipt.percentage, receipt.mode) == (route.bucket, 50, Mode.PERCENTAGE)
+    assert len(b["bull"].jobs) + len(b["temporal"].jobs) == 200
+    assert 60 < len(b["temporal"].jobs) < 140
+
+
+async def test_key_defaults_to_job_id() -> None:
+    router, _ = router_with(temporal_traffic_percentage=50)
+    receipt = await router.enqueue("email-send", {}, job_id="mail-1")
+    assert receipt.bucket == queue_router.bucket("mail-1")
+
+
+async def test_fallback_when_temporal_definitely_failed() -> None:
+    router, b = router_with(use_temporal_workflows=True)
+    b["temporal"].fail_with = "unavailable"
+    receipt = await router.enqueue("webhook-deliver", {"url": "x"}, job_id="w-1")
+    assert receipt.fell_back and receipt.backends == ("bull",)
+    assert "configured to fail" in (receipt.fallback_reason or "")
+    assert receipt.failures[0].backend == "temporal"
+    assert router.stats["fallbacks"] == 1
+
+
+async def test_no_fallback_when_disabled() -> None:
+    router, b = router_with(use_temporal_workflows=True, bull_fallback=False)
+    b["temporal"].fail_with = "unavailable"
+    with pytest.raises(BackendUnavailable):
+        await router.enqueue("webhook-deliver", {}, job_id="w-1")
+    assert not b["bull"].jobs
+
+
+async def test_never_fall_back_after_an_unknown_outcome() -> None:
+    router, b = router_with(use_temporal_workflows=True)
+    b["temporal"].fail_with = "unknown"
+    with pytest.raises(EnqueueOutcomeUnknown):
+        await router.enqueue("webhook-deliver", {}, job_id="w-1")
+    assert not b["bull"].jobs
+
+
+async def test_dual_writes_both_concurrently() -> None:
+    router, b = router_with(latency_s=0.2, **queues(email_send={"mode": "dual"}))
+    started = time.perf_counter()
+    receipt = await router.enqueue("email-send", {"to": "a"}, job_id="m-1")
+    elapsed = time.perf_counter() - started
+    assert receipt.backends == ("bull", "temporal")
+    assert elapsed < 0.35, f"dual-write took {elapsed:.2f}s: the writes ran one after the other"
+    assert b["bull"].jobs[("email-send", "m-1")].request.job_id == "m-1"
+    assert ("email-send", "m-1") in b["temporal"].jobs
+
+
+@pytest.mark.parametrize("failure", ["unavailable", "unknown"])
+async def test_dual_with_one_side_down_reports_it(failure: str) -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    b["temporal"].fail_with = failure
+    receipt = await router.enqueue("email-send", {}, job_id="m-1")
+    assert receipt.backends == ("bull",)
+    assert receipt.failures[0].backend == "temporal"
+    assert receipt.failures[0].error and receipt.failures[0].error.startswith(
+        "failed" if failure == "unavailable" else "unknown"
+    )
+
+
+async def test_dual_with_both_down_raises() -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    b["temporal"].fail_with = b["bull"].fail_with = "unavailable"
+    with pytest.raises(BackendUnavailable):
+        await router.enqueue("email-send", {}, job_id="m-1")
+    b["temporal"].fail_with = "unknown"
+    with pytest.raises(EnqueueOutcomeUnknown):
+        await router.enqueue("email-send", {}, job_id="m-1")
+
+
+async def test_shadow_never_slows_or_fails_the_caller() -> None:
+    router, b = router_with(**queues(email_send={"mode": "shadow"}))
+    b["temporal"].latency_s = 1.0
+    b["temporal"].fail_with = "unknown"
+    started = time.perf_counter()
+    receipt = await router.enqueue("email-send", {}, job_id="m-1")
+    assert time.perf_counter() - started < 0.1
+    assert receipt.backends == ("bull",) and receipt.shadow_started
+    await router.aclose(shadow_grace_s=2)
+    assert router.stats["shadow_failed"] == 1
+
+
+async def test_shadow_copy_is_marked_and_bounded() -> None:
+    router, b = router_with(shadow_max_in_flight=3, **queues(email_send={"mode": "shadow"}))
+    b["temporal"].latency_s = 0.05
+    receipts = [await router.enqueue("email-send", {}, job_id=f"m-{i}") for i in range(5)]
+    assert [r.shadow_started for r in receipts] == [True, True, True, False, False]
+    await router.aclose()
+    assert all(job.request.shadow for job in b["temporal"].jobs.values())
+    assert router.stats["shadow_dropped"] == 2 and router.stats["shadow_ok"] == 3
+
+
+async def test_options_take_queue_defaults() -> None:
+    router, b = router_with(
+        **queues(email_send={"mode": "bull", "default_job_options": {
+            "attempts": 3, "removeOnComplete": True, "backoff": 1000}})
+    )  # fmt: skip
+    await router.enqueue("email-send", {}, job_id="m-1", options=JobOptions(attempts=5))
+    options = b["bull"].jobs[("email-send", "m-1")].request.options
+    assert options.to_bull() == {
+        "attempts": 5, "delay": 0, "backoff": {"type": "fixed", "delay": 1000},
+        "removeOnComplete": True,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "job_id", "problem"),
+    [
+        ({"when": object()}, "ok-1", "not JSON-serializable"),
+        ({"x": float("nan")}, "ok-1", "not JSON-serializable"),
+        ({"blob": "x" * 3_000_000}, "ok-1", "over the limit of 2097152 bytes"),
+        ({}, "a:b", "must be 1-128 letters"),
+        ({}, "12345", "all digits"),
+        ({}, "wait", "reserved Bull key"),
+    ],
+)
+async def test_bad_payloads_write_nothing(data: object, job_id: str, problem: str) -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    with pytest.raises(PayloadError, match=problem) as info:
+        await router.enqueue("email-send", data, job_id=job_id)
+    assert "email-send" in str(info.value)
+    assert all(backend.calls == 0 for backend in b.values())
+
+
+async def test_unknown_queue() -> None:
+    router, _ = router_with()
+    with pytest.raises(UnknownQueueError, match="did you mean email-send"):
+        await router.enqueue("email-sned", {})
+
+
+async def test_same_job_id_twice_is_one_job() -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    first = await router.enqueue("email-send", {}, job_id="m-1")
+    results = await asyncio.gather(*(router.enqueue("email-send", {}, job_id="m-1") for _ in range(50)))
+    assert not first.placements[0].existing
+    assert all(p.existing for r in results for p in r.placements)
+    assert len(b["bull"].jobs) == len(b["temporal"].jobs) == 1
+
+
+def test_sync_facade_has_the_same_semantics() -> None:
+    backends = {n: MemoryBackend(n) for n in ("bull", "rq", "temporal")}
+    router = QueueRouter(Settings(use_temporal_workflows=True), backends=backends)  # type: ignore[arg-type]
+    backends["temporal"].fail_with = "unknown"
+    with queue_router.SyncQueueRouter(router) as sync:
+        with pytest.raises(EnqueueOutcomeUnknown):
+            sync.enqueue_sync("email-send", {}, job_id="m-1")
+        backends["temporal"].fail_with = None
+        receipt = sync.enqueue_sync("email-send", {"to": "a"}, job_id="m-2")
+        assert receipt.backends == ("temporal",)
+        assert sync.route("email-send", "m-2").to_temporal
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(queue_router.__all__) == [
+        "BackendUnavailable", "Backoff", "ConfigError", "EnqueueOutcomeUnknown", "JobOptions",
+        "Mode", "NotEnqueuedError", "PayloadError", "Placement", "QueueConfig", "QueueRouter",
+        "QueueRouterError", "Receipt", "Route", "Settings", "SyncQueueRouter",
+        "UnknownQueueError", "bucket",
+    ]  # fmt: skip
+    for name in queue_router.__all__:
+        error = getattr(queue_router, name)
+        if isinstance(error, type) and issubclass(error, Exception):
+            assert issubclass(error, queue_router.QueueRouterError)
