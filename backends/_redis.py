@@ -23,33 +23,47 @@ T = TypeVar("T")
 __all__ = ["async_client", "check_eviction_policy", "sync_client", "write_or_classify"]
 
 
-def _client_kwargs(timeout_s: float) -> dict[str, Any]:
+def _client_kwargs(timeout_s: float, max_connections: int) -> dict[str, Any]:
     return {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
         "health_check_interval": 0,
+        "max_connections": max_connections,
+        "timeout": timeout_s,  # wait this long for a free pooled connection
     }
 
 
-def async_client(url: str, timeout_s: float) -> aredis.Redis:
+def async_client(url: str, timeout_s: float, max_connections: int = 50) -> aredis.Redis:
+    """A client whose pool makes callers wait for a connection instead of failing."""
     from redis.asyncio.retry import Retry
 
-    return aredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s))
+    pool = aredis.BlockingConnectionPool.from_url(
+        url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s, max_connections)
+    )
+    return aredis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
-def sync_client(url: str, timeout_s: float) -> redis.Redis:
+def sync_client(url: str, timeout_s: float, max_connections: int = 50) -> redis.Redis:
     from redis.retry import Retry
 
-    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s))
+    pool = redis.BlockingConnectionPool.from_url(
+        url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s, max_connections)
+    )
+    return redis.Redis.from_pool(pool)
 
 
 def never_connected(exc: BaseException) -> bool:
-    """True when the command provably never reached Redis (refused, unresolvable, loading)."""
-    if isinstance(exc, redis.BusyLoadingError):
+    """True when the command provably never reached Redis.
+
+    Refused or unresolvable connects, a server still loading its data, and a pool with
+    no free connection: in each case no byte of the command was sent.
+    """
+    if isinstance(exc, redis.BusyLoadingError | redis.MaxConnectionsError):
         return True
     text = str(exc)
-    return isinstance(exc, redis.ConnectionError) and (
-        "connecting to" in text or "Connection refused" in text
+    return isinstance(exc, redis.ConnectionError) and any(
+        marker in text
+        for marker in ("connecting to", "Connection refused", "No connection available")
     )
 
 

@@ -119,7 +119,8 @@ class TemporalBackend(Backend):
             ) from exc
         response = getattr(handle, "_start_workflow_response", None)
         started = bool(getattr(response, "started", True))
-        return self._placement(request, wf_id, handle.run_id, existing=not started)
+        run_id = handle.result_run_id or handle.first_execution_run_id
+        return self._placement(request, wf_id, run_id, existing=not started)
 
     async def _existing(self, request: EnqueueRequest, wf_id: str) -> Placement:
         """A closed run with this id exists (REJECT_DUPLICATE): the job is already done."""

@@ -72,10 +72,10 @@ class _Server:
         raise NotImplementedError
 
     def start(self, timeout: float = 30.0) -> None:
-        log = (self.dir / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
-        )
+        with (self.dir / "server.log").open("ab") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+            )
         _wait_for_port(self.port, self.process, f"{self.what} on port {self.port}", timeout)
 
     def kill(self) -> None:

@@ -340,7 +340,10 @@ def _explain(exc: ValidationError) -> str:
         if err["type"] == "value_error":
             lines.append(str(ctx.get("error", err["msg"])))
             continue
-        if err["type"] in ("less_than_equal", "greater_than_equal") and "PERCENTAGE" in loc[-1].upper():
+        if (
+            err["type"] in ("less_than_equal", "greater_than_equal")
+            and "PERCENTAGE" in loc[-1].upper()
+        ):
             hint = "must be a number from 0 to 100"
         shown = err.get("input")
         value = f"={shown!r}" if isinstance(shown, str | int | float) else ""

@@ -21,7 +21,9 @@ from queue_router import (
 )
 
 
-def router_with(latency_s: float = 0.0, **fields: object) -> tuple[QueueRouter, dict[str, MemoryBackend]]:
+def router_with(
+    latency_s: float = 0.0, **fields: object
+) -> tuple[QueueRouter, dict[str, MemoryBackend]]:
     backends = {n: MemoryBackend(n, latency_s=latency_s) for n in ("bull", "rq", "temporal")}
     return QueueRouter(Settings(**fields), backends=backends), backends  # type: ignore[arg-type]
 
@@ -36,7 +38,11 @@ async def test_percentage_mode_places_each_key_on_its_route() -> None:
         receipt = await router.enqueue("email-send", {"i": i}, key=f"user-{i}", job_id=f"j{i}")
         route = router.route("email-send", f"user-{i}")
         assert receipt.backends == (route.primary,)
-        assert (receipt.bucket, receipt.percentage, receipt.mode) == (route.bucket, 50, Mode.PERCENTAGE)
+        assert (receipt.bucket, receipt.percentage, receipt.mode) == (
+            route.bucket,
+            50,
+            Mode.PERCENTAGE,
+        )
     assert len(b["bull"].jobs) + len(b["temporal"].jobs) == 200
     assert 60 < len(b["temporal"].jobs) < 140
 
@@ -169,7 +175,9 @@ async def test_unknown_queue() -> None:
 async def test_same_job_id_twice_is_one_job() -> None:
     router, b = router_with(**queues(email_send={"mode": "dual"}))
     first = await router.enqueue("email-send", {}, job_id="m-1")
-    results = await asyncio.gather(*(router.enqueue("email-send", {}, job_id="m-1") for _ in range(50)))
+    results = await asyncio.gather(
+        *(router.enqueue("email-send", {}, job_id="m-1") for _ in range(50))
+    )
     assert not first.placements[0].existing
     assert all(p.existing for r in results for p in r.placements)
     assert len(b["bull"].jobs) == len(b["temporal"].jobs) == 1

@@ -1,0 +1,221 @@
+"""Fault tests on the real servers, judged by the oracle of reliability.md."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from temporalio.client import Client
+
+from queue_router import (
+    BackendUnavailable,
+    EnqueueOutcomeUnknown,
+    NotEnqueuedError,
+    QueueRouter,
+    Receipt,
+)
+from queue_router.devservers import RedisServer, TemporalServer, free_port
+from tests.conftest import connect_temporal
+from tests.oracle import Attempt, Outcome, audit
+from tests.proxy import ToggleProxy
+
+pytestmark = pytest.mark.integration
+
+Router = Callable[..., Any]
+
+
+async def test_fallback_when_temporal_is_unreachable(
+    make_router: Router, redis_db: redis.Redis
+) -> None:
+    router: QueueRouter = await make_router(
+        use_temporal_workflows=True, temporal_cluster_url=f"127.0.0.1:{free_port()}"
+    )
+    receipt = await router.enqueue("webhook-deliver", {"url": "u"}, job_id="wh-1")
+    assert receipt.fell_back and receipt.backends == ("bull",)
+    assert "cannot connect" in (receipt.fallback_reason or "")
+    assert redis_db.exists("bull:webhook-deliver:wh-1")
+
+
+async def test_no_fallback_raises_with_the_cause(
+    make_router: Router, redis_db: redis.Redis
+) -> None:
+    router: QueueRouter = await make_router(
+        use_temporal_workflows=True,
+        bull_fallback=False,
+        temporal_cluster_url=f"127.0.0.1:{free_port()}",
+    )
+    with pytest.raises(BackendUnavailable) as info:
+        await router.enqueue("webhook-deliver", {}, job_id="wh-1")
+    assert info.value.backend == "temporal" and info.value.cause is not None
+    assert redis_db.dbsize() == 0
+
+
+async def test_redis_unreachable_is_definitely_not_written(make_router: Router) -> None:
+    router: QueueRouter = await make_router(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", queues={"email-send": {"mode": "bull"}}
+    )
+    with pytest.raises(BackendUnavailable, match="Redis unreachable"):
+        await router.enqueue("email-send", {}, job_id="m-1")
+
+
+async def test_ambiguous_timeout_never_falls_back(
+    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer,
+    temporal_client: Client,
+) -> None:  # fmt: skip
+    proxy = ToggleProxy(temporal_server.port)
+    await proxy.start()
+    try:
+        router: QueueRouter = await make_router(
+            use_temporal_workflows=True,
+            temporal_cluster_url=f"127.0.0.1:{proxy.port}",
+            temporal_rpc_timeout_ms=1000,
+        )
+        await router.enqueue("email-send", {}, job_id="warm-up")
+        proxy.mode = "drop_replies"  # the start reaches the server; its reply never returns
+        with pytest.raises(EnqueueOutcomeUnknown):
+            await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
+        assert not redis_db.exists("bull:email-send:amb-1"), "fell back after an unknown outcome"
+        proxy.mode = "forward"
+        retry = await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
+        assert retry.backends == ("temporal",) and retry.placements[0].existing
+        runs = await temporal_client.count_workflows("WorkflowId = 'email-send/amb-1'")
+        assert runs.count == 1
+    finally:
+        await proxy.close()
+
+
+@pytest.fixture
+def own_temporal() -> Iterator[TemporalServer]:
+    with TemporalServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+async def run_stream(
+    router: QueueRouter, count: int, *, duration_s: float, fault_at_s: float,
+    fault: Callable[[], Awaitable[None]],
+) -> list[tuple[str, Outcome, Receipt | None]]:  # fmt: skip
+    """Enqueue ``count`` jobs spread over ``duration_s``; run ``fault()`` at ``fault_at_s``.
+
+    Pacing makes the stream span the fault and the recovery; every call is bounded.
+    """
+    results: list[tuple[str, Outcome, Receipt | None]] = []
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(duration_s * i / count)
+        job_id = f"job-{i}"
+        try:
+            receipt = await asyncio.wait_for(
+                router.enqueue("email-send", {"i": i}, key=f"user-{i}", job_id=job_id), 30
+            )
+            results.append((job_id, "ok", receipt))
+        except NotEnqueuedError:
+            results.append((job_id, "failed", None))
+        except EnqueueOutcomeUnknown:
+            results.append((job_id, "unknown", None))
+
+    async def inject() -> None:
+        await asyncio.sleep(fault_at_s)
+        await fault()
+
+    await asyncio.gather(inject(), *(one(i) for i in range(count)))
+    return results
+
+
+def attempts_of(
+    router: QueueRouter, results: list[tuple[str, Outcome, Receipt | None]]
+) -> list[Attempt]:
+    attempts = []
+    for job_id, outcome, receipt in results:
+        route = router.route("email-send", f"user-{job_id[4:]}")
+        expected = frozenset({route.primary} | ({route.secondary} if route.secondary else set()))
+        fallback = receipt.backends[0] if receipt is not None and receipt.fell_back else None
+        attempts.append(Attempt(job_id, outcome, expected, fallback))
+    return attempts
+
+
+async def temporal_runs(client: Client, task_queue: str) -> collections.Counter[str]:
+    runs: collections.Counter[str] = collections.Counter()
+    async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):
+        runs[execution.id.removeprefix("email-send/")] += 1
+    return runs
+
+
+def bull_entries(db: redis.Redis) -> collections.Counter[str]:
+    entries: collections.Counter[str] = collections.Counter()
+    for key in ("wait", "delayed", "paused"):
+        kind = db.type(f"bull:email-send:{key}")
+        members = (
+            db.lrange(f"bull:email-send:{key}", 0, -1) if kind == "list"
+            else db.zrange(f"bull:email-send:{key}", 0, -1)
+        )  # fmt: skip
+        entries.update(members)
+    return entries
+
+
+async def test_temporal_killed_and_restarted_mid_stream(
+    make_settings: Callable[..., Any], redis_db: redis.Redis, own_temporal: TemporalServer,
+    task_queue: str,
+) -> None:  # fmt: skip
+    router = QueueRouter(
+        make_settings(temporal_cluster_url=own_temporal.target, temporal_traffic_percentage=60)
+    )
+    client = await connect_temporal(own_temporal.target)
+
+    async def crash_and_restart() -> None:
+        own_temporal.kill()
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(own_temporal.start)
+
+    results = await run_stream(
+        router, 600, duration_s=6, fault_at_s=random.uniform(1, 2), fault=crash_and_restart
+    )
+    await router.aclose()
+    client = await connect_temporal(own_temporal.target)
+    await asyncio.sleep(1.0)  # visibility catches up
+    runs = await temporal_runs(client, task_queue)
+    entries = bull_entries(redis_db)
+    found = {job: {"bull": entries[job], "temporal": runs[job]} for job, _, _ in results}
+    result = audit(attempts_of(router, results), found)
+    outcomes = collections.Counter(outcome for _, outcome, _ in results)
+    fell_back = sum(1 for _, _, r in results if r is not None and r.fell_back)
+    print(f"\ntemporal crash: {dict(outcomes)} fell_back={fell_back} {result.figures()}")
+    assert result.passed, result
+    assert fell_back > 0, "the crash window produced no fallback: the test did not bite"
+
+
+async def test_redis_killed_and_restarted_mid_stream(
+    make_settings: Callable[..., Any], own_redis: RedisServer
+) -> None:
+    router = QueueRouter(make_settings(redis_url=own_redis.url, redis_timeout_ms=2000,
+                                       queues={"email-send": {"mode": "bull"}}))  # fmt: skip
+
+    async def crash_and_restart() -> None:
+        own_redis.kill()
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(own_redis.start)
+
+    results = await run_stream(
+        router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6), fault=crash_and_restart
+    )
+    await router.aclose()
+    db = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    entries = bull_entries(db)
+    hashes = {job for job, _, _ in results if db.exists(f"bull:email-send:{job}")}
+    db.close()
+    found = {job: {"bull": max(entries[job], job in hashes)} for job, _, _ in results}
+    result = audit(attempts_of(router, results), found)
+    outcomes = collections.Counter(outcome for _, outcome, _ in results)
+    print(f"\nredis crash: {dict(outcomes)} {result.figures()}")
+    assert result.passed, result
+    assert outcomes["failed"] + outcomes["unknown"] > 0, "the crash did not bite"
