@@ -102,7 +102,7 @@ class _Server:
 
 
 class RedisServer(_Server):
-    """redis-server with ``noeviction`` and ``appendfsync always``, so a kill loses nothing acked."""
+    """redis-server with ``noeviction`` and ``appendfsync always``: a kill loses no acked write."""
 
     what = "redis"
 
@@ -140,5 +140,8 @@ class TemporalServer(_Server):
             "--port", str(self.port),
             "--headless",
             "--db-filename", str(self.dir / "temporal.db"),
+            # WAL survives a SIGKILL of the server (the OS keeps the log) and is ~2.5x faster.
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
             "--log-level", "error",
         ]  # fmt: skip

@@ -19,9 +19,9 @@ from queue_router import QueueRouter, Settings
 from queue_router.devservers import RedisServer, TemporalServer
 
 
-async def connect_temporal(target: str, timeout: float = 30.0) -> Client:
+async def connect_temporal(target: str, within_s: float = 30.0) -> Client:
     """Connect once the dev server answers RPCs (the port opens a little earlier)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while True:
         try:
             client = await Client.connect(target)

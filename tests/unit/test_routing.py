@@ -101,7 +101,7 @@ def test_same_decisions_in_a_separate_process() -> None:
         "import json, sys; from queue_router import bucket; "
         "print(json.dumps([bucket(k) for k in json.load(sys.stdin)]))"
     )
-    sample = KEYS[:2000] + ["ünïcødé-ключ", "emoji-🚀", ""]
+    sample = [*KEYS[:2000], "ünïcødé-ключ", "emoji-🚀", ""]
     out = subprocess.run(
         [sys.executable, "-c", script],
         input=json.dumps(sample),

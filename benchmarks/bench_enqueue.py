@@ -1,0 +1,84 @@
+"""Enqueue latency and throughput per mode, side by side in one run, on real servers.
+
+Prints p50/p99 latency of sequential calls and throughput at a fixed concurrency for
+bull, rq, temporal, dual and shadow; then the ratios the design promises:
+dual latency ~ the slower side (not the sum), shadow latency ~ legacy alone.
+Usage: python benchmarks/bench_enqueue.py [--jobs N] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+from queue_router import QueueRouter, Settings
+from queue_router.demo import servers, wait_for_temporal
+
+MODES = ["bull", "rq", "temporal", "dual", "shadow"]
+
+
+async def latencies(router: QueueRouter, jobs: int) -> dict[str, list[float]]:
+    """Sequential calls, the modes interleaved so each sees the same server conditions."""
+    tag = uuid.uuid4().hex[:8]
+    seen: dict[str, list[float]] = {mode: [] for mode in MODES}
+    for i in range(jobs):
+        for mode in MODES:
+            started = time.perf_counter()
+            await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"seq-{tag}-{i}")
+            seen[mode].append((time.perf_counter() - started) * 1000)
+    return seen
+
+
+async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
+    tag = uuid.uuid4().hex[:8]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"par-{tag}-{i}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(jobs)))
+    return jobs / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def main(jobs: int, concurrency: int) -> None:
+    with servers() as (redis_url, target):
+        await wait_for_temporal(target)
+        queues: dict[str, Any] = {f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES}
+        settings = Settings(
+            redis_url=redis_url, temporal_cluster_url=target,
+            temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
+        )  # fmt: skip
+        async with QueueRouter(settings) as router:
+            await latencies(router, 20)  # warm up connections
+            seen = await latencies(router, jobs)
+            rates = {mode: await throughput(router, mode, jobs, concurrency) for mode in MODES}
+        shadow_stats = {k: v for k, v in router.stats.items() if k.startswith("shadow_")}
+        print(f"\nenqueue benchmark: {jobs} jobs per mode, concurrency {concurrency}\n")
+        print(f"{'mode':<10}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
+        p50 = {mode: statistics.median(values) for mode, values in seen.items()}
+        for mode in MODES:
+            print(f"{mode:<10}{p50[mode]:>9.2f}{percentile(seen[mode], 0.99):>9.2f}{rates[mode]:>10,.0f}")
+        bull, temporal, dual, shadow = (p50[m] for m in ("bull", "temporal", "dual", "shadow"))
+        print(f"\ndual p50 / slower side p50 : {dual / max(bull, temporal):.2f}  (1.0 = fully concurrent)")
+        print(f"dual p50 / sum of sides p50: {dual / (bull + temporal):.2f}  (1.0 = sequential)")
+        print(f"shadow p50 / bull p50      : {shadow / bull:.2f}  (1.0 = shadow costs the caller nothing)")
+        print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.concurrency))

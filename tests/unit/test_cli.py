@@ -1,0 +1,40 @@
+"""The operator commands: readable output, --help with an example, errors naming the var."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from queue_router.cli import main
+
+
+def test_route_prints_bucket_and_target(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "25")
+    assert main(["route", "email-send", "user-42"]) == 0
+    assert "bucket 2080" in capsys.readouterr().out  # 2080 < 2500: Temporal
+    monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "20")
+    main(["route", "email-send", "user-42"])
+    assert capsys.readouterr().out.rstrip().endswith("-> bull")
+
+
+def test_config_shows_effective_percentage(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "25")
+    monkeypatch.setenv("EMAIL_QUEUE_BACKEND", "temporal")
+    assert main(["config", "--json"]) == 0
+    rows = {row["queue"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["email-send"]["mode"], rows["email-send"]["percentage"]) == ("temporal", 100)
+    assert rows["ruling-index"]["percentage"] == 25
+
+
+def test_bad_config_exits_2_naming_the_var(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_QUEUE_BACKEND", "kafka")
+    assert main(["config"]) == 2
+    assert "EMAIL_QUEUE_BACKEND='kafka'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["config", "route"])
+def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "example: " in capsys.readouterr().out
