@@ -88,7 +88,7 @@ async def count_held(
     db = aredis.Redis.from_url(redis_url, decode_responses=True)
     for queue in queues:
         ids = await db.lrange(f"bull:{queue}:wait", 0, -1)
-        held[(queue, "bull")] = sum(1 for i in ids if i.startswith(f"demo-{run_tag}-"))
+        held[(queue, "bull")] = sum(1 for i in ids if str(i).startswith(f"demo-{run_tag}-"))
     await db.aclose()
     await asyncio.sleep(1.0)  # let visibility catch up with the last starts
     async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 __all__ = ["DevServerError", "RedisServer", "TemporalServer", "find_binary", "free_port"]
 
@@ -92,7 +93,7 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
