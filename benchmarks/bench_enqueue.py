@@ -54,7 +54,9 @@ def percentile(values: list[float], q: float) -> float:
 async def main(jobs: int, concurrency: int) -> None:
     with servers() as (redis_url, target):
         await wait_for_temporal(target)
-        queues: dict[str, Any] = {f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES}
+        queues: dict[str, Any] = {
+            f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
+        }
         settings = Settings(
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
@@ -68,11 +70,17 @@ async def main(jobs: int, concurrency: int) -> None:
         print(f"{'mode':<10}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
         p50 = {mode: statistics.median(values) for mode, values in seen.items()}
         for mode in MODES:
-            print(f"{mode:<10}{p50[mode]:>9.2f}{percentile(seen[mode], 0.99):>9.2f}{rates[mode]:>10,.0f}")
+            print(
+                f"{mode:<10}{p50[mode]:>9.2f}{percentile(seen[mode], 0.99):>9.2f}{rates[mode]:>10,.0f}"
+            )
         bull, temporal, dual, shadow = (p50[m] for m in ("bull", "temporal", "dual", "shadow"))
-        print(f"\ndual p50 / slower side p50 : {dual / max(bull, temporal):.2f}  (1.0 = fully concurrent)")
+        print(
+            f"\ndual p50 / slower side p50 : {dual / max(bull, temporal):.2f}  (1.0 = fully concurrent)"
+        )
         print(f"dual p50 / sum of sides p50: {dual / (bull + temporal):.2f}  (1.0 = sequential)")
-        print(f"shadow p50 / bull p50      : {shadow / bull:.2f}  (1.0 = shadow costs the caller nothing)")
+        print(
+            f"shadow p50 / bull p50      : {shadow / bull:.2f}  (1.0 = shadow costs the caller nothing)"
+        )
         print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
 
 

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("queue")
     route.add_argument("key")
     route.set_defaults(func=cmd_route)
-    sub.add_parser(
-        "demo", help="enqueue demo jobs on real servers", add_help=False
-    ).set_defaults(func=None)
+    sub.add_parser("demo", help="enqueue demo jobs on real servers", add_help=False).set_defaults(
+        func=None
+    )
     return parser
 
 

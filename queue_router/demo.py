@@ -118,7 +118,9 @@ def print_table(
         in_redis, in_temporal = held[(queue, "bull")], held[(queue, "temporal")]
         totals.update(jobs=total, bull=bull, temporal=temporal, redis=in_redis, wf=in_temporal)
         share = 100 * temporal / total if total else 0
-        print(f"{queue:<26}{total:>6}{bull:>7}{temporal:>10}{share:>11.1f}%{in_redis:>10}{in_temporal:>13}")
+        print(
+            f"{queue:<26}{total:>6}{bull:>7}{temporal:>10}{share:>11.1f}%{in_redis:>10}{in_temporal:>13}"
+        )
     print("-" * len(header))
     share = 100 * totals["temporal"] / max(totals["jobs"], 1)
     print(f"{'total':<26}{totals['jobs']:>6}{totals['bull']:>7}{totals['temporal']:>10}"
@@ -137,8 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         epilog="example: queue-router demo --jobs 3000 --percentage 25",
     )
     parser.add_argument("--jobs", type=int, default=3000, help="how many jobs (default 3000)")
-    parser.add_argument("--percentage", type=float, default=25.0, help="Temporal share (default 25)")
-    parser.add_argument("--concurrency", type=int, default=50, help="enqueues in flight (default 50)")
+    parser.add_argument(
+        "--percentage", type=float, default=25.0, help="Temporal share (default 25)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=50, help="enqueues in flight (default 50)"
+    )
     args = parser.parse_args(argv)
     asyncio.run(run(args.jobs, args.percentage, args.concurrency))
 

@@ -102,9 +102,16 @@ class QueueRouter:
         await self.aclose()
 
     async def startup(self) -> None:
-        """Run each backend's preflight (e.g. Redis eviction policy); never needs Temporal up."""
-        for backend in self._backends.values():
-            await backend.startup()
+        """Run each backend's preflight (e.g. Redis eviction policy); never needs Temporal up.
+
+        If a preflight refuses, every backend is closed again before the error propagates.
+        """
+        try:
+            for backend in self._backends.values():
+                await backend.startup()
+        except BaseException:
+            await self.aclose(shadow_grace_s=0)
+            raise
 
     async def aclose(self, *, shadow_grace_s: float = 5.0) -> None:
         """Give in-flight shadow starts a moment, then close every backend."""

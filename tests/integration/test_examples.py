@@ -33,8 +33,10 @@ def test_example_runs(
     )  # fmt: skip
     if example == "quickstart.py":
         assert "user-42: bucket 2080 -> temporal:email-send/welcome-user-42" in out.stdout
-        assert redis_db.exists("bull:email-send:welcome-user-7") + redis_db.exists(
-            "bull:email-send:welcome-user-1"
-        ) >= 1
+        assert (
+            redis_db.exists("bull:email-send:welcome-user-7")
+            + redis_db.exists("bull:email-send:welcome-user-1")
+            >= 1
+        )
     else:
         assert out.stdout.startswith("queued on ")

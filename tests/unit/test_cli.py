@@ -9,7 +9,9 @@ import pytest
 from queue_router.cli import main
 
 
-def test_route_prints_bucket_and_target(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_route_prints_bucket_and_target(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "25")
     assert main(["route", "email-send", "user-42"]) == 0
     assert "bucket 2080" in capsys.readouterr().out  # 2080 < 2500: Temporal
@@ -18,7 +20,9 @@ def test_route_prints_bucket_and_target(capsys: pytest.CaptureFixture[str], monk
     assert capsys.readouterr().out.rstrip().endswith("-> bull")
 
 
-def test_config_shows_effective_percentage(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_shows_effective_percentage(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "25")
     monkeypatch.setenv("EMAIL_QUEUE_BACKEND", "temporal")
     assert main(["config", "--json"]) == 0
@@ -27,7 +31,9 @@ def test_config_shows_effective_percentage(capsys: pytest.CaptureFixture[str], m
     assert rows["ruling-index"]["percentage"] == 25
 
 
-def test_bad_config_exits_2_naming_the_var(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_config_exits_2_naming_the_var(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EMAIL_QUEUE_BACKEND", "kafka")
     assert main(["config"]) == 2
     assert "EMAIL_QUEUE_BACKEND='kafka'" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""reliability.md scenarios 5 and 6, and the Redis eviction preflight, on the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from temporalio.client import Client
+
+from queue_router import BackendUnavailable, QueueRouter
+from queue_router.devservers import free_port
+
+pytestmark = pytest.mark.integration
+
+Router = Callable[..., Any]
+
+
+async def runs_of(client: Client, wf_id: str) -> int:
+    return (await client.count_workflows(f"WorkflowId = '{wf_id}'")).count
+
+
+@pytest.mark.parametrize("mode", ["bull", "rq", "temporal", "percentage", "dual", "shadow"])
+async def test_same_id_sequential_and_50_concurrent_is_one_job(
+    mode: str, make_router: Router, redis_db: redis.Redis, temporal_client: Client
+) -> None:
+    router: QueueRouter = await make_router(queues={"email-send": {"mode": mode, "percentage": 50}})
+    once = f"once-{uuid.uuid4().hex[:8]}"  # Temporal is shared by the session: fresh ids
+    first = await router.enqueue("email-send", {"n": 0}, job_id=once)
+    second = await router.enqueue("email-send", {"n": 1}, job_id=once)
+    burst = await asyncio.gather(
+        *(router.enqueue("email-send", {"n": i}, job_id=once) for i in range(50))
+    )
+    await router.aclose()  # let shadow starts finish
+    assert second.backends == first.backends and all(r.backends == first.backends for r in burst)
+    assert all(p.existing for r in [second, *burst] for p in r.placements)
+    bull_entries = redis_db.lrange("bull:email-send:wait", 0, -1).count(once)
+    rq_entries = redis_db.lrange("rq:queue:email-send", 0, -1).count(once)
+    await asyncio.sleep(0.5)  # visibility
+    real_runs = await runs_of(temporal_client, f"email-send/{once}")
+    shadow_runs = await runs_of(temporal_client, f"shadow/email-send/{once}")
+    expected = {
+        "bull": (1, 0, 0, 0), "rq": (0, 1, 0, 0), "temporal": (0, 0, 1, 0),
+        "dual": (1, 0, 1, 0), "shadow": (1, 0, 0, 1),
+    }.get(mode)  # fmt: skip
+    if expected is None:  # percentage: one place, the routed one
+        in_temporal = first.backends == ("temporal",)
+        expected = (int(not in_temporal), 0, int(in_temporal), 0)
+    assert (bull_entries, rq_entries, real_runs, shadow_runs) == expected
+
+
+async def test_dual_with_the_secondary_down_reports_exactly_the_missing_jobs(
+    make_router: Router, redis_db: redis.Redis
+) -> None:
+    router: QueueRouter = await make_router(
+        temporal_dual_write=True, temporal_cluster_url=f"127.0.0.1:{free_port()}"
+    )
+    receipts = await asyncio.gather(
+        *(router.enqueue("webhook-deliver", {"i": i}, job_id=f"d-{i}") for i in range(100))
+    )
+    reported = {r.job_id for r in receipts for f in r.failures if f.backend == "temporal"}
+    missing_from_temporal = {r.job_id for r in receipts if r.placement("temporal") is None}
+    assert reported == missing_from_temporal == {f"d-{i}" for i in range(100)}
+    assert all(redis_db.exists(f"bull:webhook-deliver:d-{i}") for i in range(100))
+    assert router.stats["dual_temporal_failed"] == 100
+
+
+@pytest.fixture
+def evicting_redis(redis_db: redis.Redis) -> Iterator[redis.Redis]:
+    redis_db.config_set("maxmemory-policy", "allkeys-lru")
+    yield redis_db
+    redis_db.config_set("maxmemory-policy", "noeviction")
+
+
+async def test_preflight_warns_or_refuses_when_redis_may_evict(
+    make_router: Router, evicting_redis: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_router()
+    assert "maxmemory-policy is 'allkeys-lru'" in caplog.text
+    with pytest.raises(BackendUnavailable, match="noeviction"):
+        await make_router(require_noeviction=True)
