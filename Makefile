@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+NODE_STAMP := tests/node_modules/.installed
+
 .PHONY: install test unit lint typecheck demo bench clean
 
 $(STAMP): pyproject.toml
@@ -13,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): tests/package.json tests/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found: the Bull interop tests need Node.js"; exit 1; }
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
-test: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow"
@@ -36,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/node_modules
