@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -30,6 +30,7 @@ from queue_router.errors import (
     NotEnqueuedError,
     QueueRouterError,
 )
+from queue_router.guard import RollbackGuard
 from queue_router.payload import encode_payload, validate_job_id
 from queue_router.receipts import JobOptions, Placement, Receipt
 from queue_router.routing import Route, decide
@@ -74,6 +75,11 @@ class QueueRouter:
             timeout_s=self.settings.temporal_rpc_timeout_ms / 1000 * 2,
             stats=self.stats,
         )
+        self._guard = RollbackGuard(
+            failures=self.settings.guard_failures,
+            cooldown_s=self.settings.guard_cooldown_ms / 1000,
+        )
+        self._unresolved = BoundedSet(10_000)
         for name in self.settings.queue_names():  # fail now, not on the first job
             self._queue(name)
 
@@ -207,14 +213,44 @@ class QueueRouter:
             ) from exc
 
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
+        may_fall_back = route.to_temporal and self.settings.bull_fallback
+        if may_fall_back and not self._guard.allows():
+            reason = (
+                f"rollback guard open after {self._guard.failures} Temporal failures in a row; "
+                f"Temporal is tried again in {self._guard.retry_in_s():.0f}s"
+            )
+            return await self._fall_back(route, request, config, reason)
         try:
             placement = await self._call(route.primary, request)
-            return _receipt(route, request, (placement,))
         except BackendUnavailable as exc:
-            if not (route.to_temporal and self.settings.bull_fallback):
+            if route.to_temporal and self._guard.record_failure():
+                self.stats["guard_opened"] += 1
+                log.error("rollback guard opened: %s", exc)
+            if not may_fall_back:
                 raise
-            reason = str(exc)
-        # Temporal definitely did not take the job: the legacy queue gets it instead.
+            return await self._fall_back(route, request, config, str(exc))
+        except EnqueueOutcomeUnknown:
+            if route.to_temporal:
+                self._unresolved.add((request.queue, request.job_id))
+            raise
+        if route.to_temporal:
+            self._guard.record_success()
+            self._unresolved.discard((request.queue, request.job_id))
+        return _receipt(route, request, (placement,))
+
+    async def _fall_back(
+        self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str
+    ) -> Receipt:
+        """Temporal definitely did not take the job: the legacy queue gets it instead.
+
+        Not for a job id whose earlier Temporal start had an unknown outcome: it may be
+        in Temporal already, and a legacy copy would run it twice.
+        """
+        if (request.queue, request.job_id) in self._unresolved:
+            raise EnqueueOutcomeUnknown(
+                "temporal", request.job_id,
+                f"an earlier start of this job had an unknown outcome, so no fallback ({reason})",
+            )  # fmt: skip
         self.stats["fallbacks"] += 1
         log.warning(
             "job %s on %s fell back to %s: %s", request.job_id, route.queue, config.legacy, reason
@@ -281,3 +317,23 @@ def _receipt(
         fell_back=fell_back,
         fallback_reason=reason,
     )
+
+
+class BoundedSet:
+    """Job ids whose Temporal start had an unknown outcome; the oldest are forgotten first."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, item: tuple[str, str]) -> None:
+        self._items[item] = None
+        self._items.move_to_end(item)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def discard(self, item: tuple[str, str]) -> None:
+        self._items.pop(item, None)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items

@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     require_noeviction: bool = Field(False, validation_alias="QUEUE_ROUTER_REQUIRE_NOEVICTION")
     """Refuse to start (instead of warning) when Redis may evict queue keys."""
 
+    guard_failures: int = Field(5, ge=0, validation_alias="QUEUE_ROUTER_GUARD_FAILURES")
+    """Definite Temporal failures in a row that open the rollback guard (0 disables it)."""
+    guard_cooldown_ms: int = Field(30_000, gt=0, validation_alias="QUEUE_ROUTER_GUARD_COOLDOWN_MS")
+    """How long an open guard sends Temporal-bound jobs to legacy before probing again."""
+
     queues: dict[str, QueueOverride] = Field(
         default_factory=dict, validation_alias="QUEUE_ROUTER_QUEUES"
     )

@@ -207,3 +207,44 @@ def test_public_api_is_pinned() -> None:
         error = getattr(queue_router, name)
         if isinstance(error, type) and issubclass(error, Exception):
             assert issubclass(error, queue_router.QueueRouterError)
+
+
+async def test_rollback_guard_skips_temporal_while_it_keeps_failing() -> None:
+    router, b = router_with(use_temporal_workflows=True, guard_failures=3, guard_cooldown_ms=200)
+    b["temporal"].fail_with = "unavailable"
+    for i in range(3):
+        assert (await router.enqueue("email-send", {}, job_id=f"a-{i}")).fell_back
+    assert b["temporal"].calls == 3 and router.stats["guard_opened"] == 1
+    skipped = await router.enqueue("email-send", {}, job_id="a-3")
+    assert skipped.fell_back and "rollback guard open" in (skipped.fallback_reason or "")
+    assert b["temporal"].calls == 3, "an open guard must not wait on Temporal"
+    await asyncio.sleep(0.25)
+    b["temporal"].fail_with = None  # Temporal is back: the probe succeeds and closes the guard
+    probe = await router.enqueue("email-send", {}, job_id="a-4")
+    assert probe.backends == ("temporal",) and not probe.fell_back
+    assert (await router.enqueue("email-send", {}, job_id="a-5")).backends == ("temporal",)
+
+
+async def test_failed_probe_reopens_the_guard() -> None:
+    router, b = router_with(use_temporal_workflows=True, guard_failures=1, guard_cooldown_ms=100)
+    b["temporal"].fail_with = "unavailable"
+    await router.enqueue("email-send", {}, job_id="b-0")
+    await asyncio.sleep(0.15)
+    await router.enqueue("email-send", {}, job_id="b-1")  # the probe, failing
+    await router.enqueue("email-send", {}, job_id="b-2")  # guard open again: skipped
+    assert b["temporal"].calls == 2 and router.stats["guard_opened"] == 2
+
+
+async def test_retry_of_an_unknown_outcome_never_falls_back() -> None:
+    router, b = router_with(use_temporal_workflows=True)
+    b["temporal"].fail_with = "unknown"
+    with pytest.raises(EnqueueOutcomeUnknown):
+        await router.enqueue("email-send", {}, job_id="amb-1")
+    b["temporal"].fail_with = "unavailable"  # the retry meets a Temporal that refuses
+    with pytest.raises(EnqueueOutcomeUnknown, match="earlier start of this job"):
+        await router.enqueue("email-send", {}, job_id="amb-1")
+    assert not b["bull"].jobs, "a legacy copy could run the job twice"
+    assert (await router.enqueue("email-send", {}, job_id="other")).fell_back
+    b["temporal"].fail_with = None
+    resolved = await router.enqueue("email-send", {}, job_id="amb-1")
+    assert resolved.backends == ("temporal",)
