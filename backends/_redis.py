@@ -7,7 +7,7 @@ because a retry that fails to connect would hide that the first attempt may have
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import redis
@@ -20,7 +20,7 @@ log = logging.getLogger("queue_router.redis")
 
 T = TypeVar("T")
 
-__all__ = ["async_client", "check_eviction_policy", "sync_client", "write_or_classify"]
+__all__ = ["async_client", "eviction_preflight", "sync_client", "write_or_classify"]
 
 
 def _client_kwargs(timeout_s: float, max_connections: int) -> dict[str, Any]:
@@ -101,8 +101,18 @@ async def write_or_classify(
         ) from exc
 
 
-def check_eviction_policy(policy: str, *, require: bool) -> None:
-    """Warn, or refuse when ``require``, if Redis may evict queue keys (jobs would vanish)."""
+async def eviction_preflight(
+    config_get: Callable[[], Awaitable[Mapping[Any, Any]]], *, require: bool
+) -> None:
+    """Warn, or refuse when ``require``, if Redis may evict queue keys (jobs would vanish).
+
+    A Redis that is down now is not an error here: each enqueue reports that itself.
+    """
+    try:
+        config = await config_get()
+    except (redis.RedisError, OSError):
+        return
+    policy = str(config.get("maxmemory-policy", ""))
     if policy == "noeviction":
         return
     message = (

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from queue_router.lifecycle import AsyncLifecycle
 from queue_router.receipts import JobOptions, Placement
 
 __all__ = ["Backend", "EnqueueRequest"]
@@ -44,29 +44,15 @@ class EnqueueRequest:
     shadow: bool = False
 
 
-class Backend(ABC):
-    """Base class of every backend; ``startup``/``aclose`` are no-ops unless needed."""
+class Backend(AsyncLifecycle, ABC):
+    """Base class of every backend; ``startup``/``aclose`` are no-ops unless needed.
+
+    ``startup`` connects and checks the server but must not fail merely because the
+    server is down: ``enqueue`` reports that per call, through the contract's errors.
+    """
 
     name: str = "backend"
-
-    async def startup(self) -> None:  # noqa: B027 (an optional hook, no-op by default)
-        """Connect and check the server; must not fail merely because it is down."""
-
-    async def aclose(self) -> None:  # noqa: B027 (an optional hook, no-op by default)
-        """Release connections."""
 
     @abstractmethod
     async def enqueue(self, request: EnqueueRequest) -> Placement:
         """Write the job, idempotently by ``request.job_id``."""
-
-    async def __aenter__(self) -> Self:
-        await self.startup()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

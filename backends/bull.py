@@ -14,7 +14,7 @@ from importlib import resources
 
 import redis.asyncio as aredis
 
-from backends._redis import async_client, check_eviction_policy, write_or_classify
+from backends._redis import async_client, eviction_preflight, write_or_classify
 from backends.base import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
@@ -58,12 +58,8 @@ class BullBackend(Backend):
         return f"{self.prefix}:{queue}:{suffix}"
 
     async def startup(self) -> None:
-        try:
-            config = await self._redis.config_get("maxmemory-policy")
-        except Exception:  # down now: enqueue() will say so per call
-            return
-        check_eviction_policy(
-            str(config.get("maxmemory-policy", "")), require=self._require_noeviction
+        await eviction_preflight(
+            lambda: self._redis.config_get("maxmemory-policy"), require=self._require_noeviction
         )
 
     async def aclose(self) -> None:

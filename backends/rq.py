@@ -18,7 +18,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Retry
 
-from backends._redis import check_eviction_policy, sync_client, write_or_classify
+from backends._redis import eviction_preflight, sync_client, write_or_classify
 from backends.base import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
@@ -53,12 +53,9 @@ class RQBackend(Backend):
         return Queue(name, connection=self._redis, serializer=self._serializer)
 
     async def startup(self) -> None:
-        try:
-            config = await asyncio.to_thread(self._redis.config_get, "maxmemory-policy")
-        except Exception:  # down now: enqueue() will say so per call
-            return
-        check_eviction_policy(
-            str(config.get("maxmemory-policy", "")), require=self._require_noeviction
+        await eviction_preflight(
+            lambda: asyncio.to_thread(self._redis.config_get, "maxmemory-policy"),
+            require=self._require_noeviction,
         )
 
     async def aclose(self) -> None:

@@ -20,8 +20,7 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from backends.base import Backend, EnqueueRequest
 from queue_router.errors import (
@@ -31,6 +30,7 @@ from queue_router.errors import (
     QueueRouterError,
 )
 from queue_router.guard import RollbackGuard
+from queue_router.lifecycle import AsyncLifecycle
 from queue_router.payload import encode_payload, validate_job_id
 from queue_router.receipts import JobOptions, Placement, Receipt
 from queue_router.routing import Route, decide
@@ -45,7 +45,7 @@ log = logging.getLogger("queue_router")
 __all__ = ["QueueRouter"]
 
 
-class QueueRouter:
+class QueueRouter(AsyncLifecycle):
     """Routes jobs between the legacy queues (Bull, RQ) and Temporal.
 
     Use it as an async context manager so connections and shadow work are cleaned up::
@@ -94,18 +94,6 @@ class QueueRouter:
         from queue_router.sync import SyncQueueRouter
 
         return SyncQueueRouter(cls.from_env(**overrides))
-
-    async def __aenter__(self) -> Self:
-        await self.startup()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def startup(self) -> None:
         """Run each backend's preflight (e.g. Redis eviction policy); never needs Temporal up.

@@ -132,6 +132,13 @@ async def run_stream(
     return results
 
 
+async def crash_and_restart(server: RedisServer | TemporalServer, *, down_s: float) -> None:
+    """SIGKILL the server, keep it down for ``down_s``, restart it on the same port and data."""
+    server.kill()
+    await asyncio.sleep(down_s)
+    await asyncio.to_thread(server.start)
+
+
 def attempts_of(
     router: QueueRouter, results: list[tuple[str, Outcome, Receipt | None]]
 ) -> list[Attempt]:
@@ -172,14 +179,10 @@ async def test_temporal_killed_and_restarted_mid_stream(
     )
     client = await connect_temporal(own_temporal.target)
 
-    async def crash_and_restart() -> None:
-        own_temporal.kill()
-        await asyncio.sleep(2.0)
-        await asyncio.to_thread(own_temporal.start)
-
     results = await run_stream(
-        router, 600, duration_s=6, fault_at_s=random.uniform(1, 2), fault=crash_and_restart
-    )
+        router, 600, duration_s=6, fault_at_s=random.uniform(1, 2),
+        fault=lambda: crash_and_restart(own_temporal, down_s=2.0),
+    )  # fmt: skip
     await router.aclose()
     client = await connect_temporal(own_temporal.target)
     await asyncio.sleep(1.0)  # visibility catches up
@@ -200,14 +203,10 @@ async def test_redis_killed_and_restarted_mid_stream(
     router = QueueRouter(make_settings(redis_url=own_redis.url, redis_timeout_ms=2000,
                                        queues={"email-send": {"mode": "bull"}}))  # fmt: skip
 
-    async def crash_and_restart() -> None:
-        own_redis.kill()
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(own_redis.start)
-
     results = await run_stream(
-        router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6), fault=crash_and_restart
-    )
+        router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6),
+        fault=lambda: crash_and_restart(own_redis, down_s=1.0),
+    )  # fmt: skip
     await router.aclose()
     db = redis.Redis.from_url(own_redis.url, decode_responses=True)
     entries = bull_entries(db)
