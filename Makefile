@@ -25,7 +25,7 @@ install: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" --cov=queue_router --cov=backends --cov-report=term:skip-covered
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -36,8 +36,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+PERCENTAGE ?= 25
+JOBS ?= 3000
+
 demo: $(STAMP)
-	$(BIN)/python -m queue_router.demo
+	$(BIN)/python -m queue_router.demo --percentage $(PERCENTAGE) --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py

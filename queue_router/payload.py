@@ -12,7 +12,12 @@ from typing import Any
 
 from queue_router.errors import PayloadError
 
-__all__ = ["encode_payload", "validate_job_id"]
+__all__ = ["ENVELOPE_RESERVE", "encode_payload", "validate_job_id", "validate_job_name"]
+
+# Temporal's size limit applies to the whole workflow input: the data plus the envelope
+# around it (queue, ids, name, options). This much of the limit is kept for the envelope.
+ENVELOPE_RESERVE = 4096
+_MAX_NAME = 256
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # Bull keeps job hashes beside its structural keys: an id equal to one would clobber it.
@@ -57,17 +62,24 @@ def validate_job_id(queue: str, job_id: str) -> None:
         raise PayloadError(queue, f"job_id {job_id!r} is a reserved Bull key name")
 
 
+def validate_job_name(queue: str, name: str) -> None:
+    """Bull job names must be non-empty text; bounded so the envelope reserve holds."""
+    if not isinstance(name, str) or not 0 < len(name) <= _MAX_NAME:
+        raise PayloadError(queue, f"job name {name!r} must be 1-{_MAX_NAME} characters")
+
+
 def encode_payload(queue: str, data: Any, *, limit: int) -> str:
-    """The payload as compact JSON text, checked against the size limit."""
+    """The payload as compact JSON text, checked so the whole envelope fits in ``limit``."""
     try:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise PayloadError(queue, f"payload is not JSON-serializable: {exc}") from exc
     size = len(text.encode("utf-8"))
-    if size > limit:
+    room = limit - ENVELOPE_RESERVE
+    if size > room:
         raise PayloadError(
             queue,
-            f"payload is {size} bytes, over the limit of {limit} bytes "
-            "(QUEUE_ROUTER_MAX_PAYLOAD_BYTES)",
+            f"payload is {size} bytes as JSON, over the {room} bytes that fit "
+            f"(QUEUE_ROUTER_MAX_PAYLOAD_BYTES={limit}, less {ENVELOPE_RESERVE} for the envelope)",
         )
     return text

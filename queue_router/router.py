@@ -31,7 +31,7 @@ from queue_router.errors import (
 )
 from queue_router.guard import RollbackGuard
 from queue_router.lifecycle import AsyncLifecycle
-from queue_router.payload import encode_payload, validate_job_id
+from queue_router.payload import encode_payload, validate_job_id, validate_job_name
 from queue_router.receipts import JobOptions, Placement, Receipt
 from queue_router.routing import Route, decide
 from queue_router.settings import QueueConfig, Settings
@@ -164,6 +164,7 @@ class QueueRouter(AsyncLifecycle):
         config = self._queue(queue)
         job_id = job_id if job_id is not None else uuid.uuid4().hex
         validate_job_id(queue, job_id)
+        validate_job_name(queue, name or config.job_name)
         request = EnqueueRequest(
             queue=queue,
             job_id=job_id,

@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from queue_router.catalogue import DEFAULT_CATALOGUE
 from queue_router.errors import ConfigError, UnknownQueueError
+from queue_router.payload import ENVELOPE_RESERVE
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.routing import Mode
 
@@ -193,9 +194,10 @@ class Settings(BaseSettings):
     )
     """Per-queue overrides, JSON: ``{"<queue>": {"mode": ..., "percentage": ...}}``."""
     max_payload_bytes: int = Field(
-        2 * 1024 * 1024, gt=0, validation_alias="QUEUE_ROUTER_MAX_PAYLOAD_BYTES"
+        2 * 1024 * 1024, gt=ENVELOPE_RESERVE, validation_alias="QUEUE_ROUTER_MAX_PAYLOAD_BYTES"
     )
-    """Largest JSON payload accepted; Temporal's own limit is 2 MB."""
+    """Size limit of a job as Temporal sees it (Temporal's own is 2 MB); 4 KiB of it is
+    kept for the envelope, the rest is the most JSON data a job may carry."""
     shadow_max_in_flight: int = Field(
         100, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT"
     )

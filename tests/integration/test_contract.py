@@ -82,3 +82,20 @@ async def test_preflight_warns_or_refuses_when_redis_may_evict(
     assert "maxmemory-policy is 'allkeys-lru'" in caplog.text
     with pytest.raises(BackendUnavailable, match="noeviction"):
         await make_router(require_noeviction=True)
+
+
+async def test_payload_limit_holds_at_the_boundary_on_real_servers(
+    make_router: Router, redis_db: redis.Redis, temporal_client: Client
+) -> None:
+    from queue_router import PayloadError
+    from queue_router.payload import ENVELOPE_RESERVE
+
+    router: QueueRouter = await make_router(temporal_dual_write=True, bull_fallback=False)
+    room = router.settings.max_payload_bytes - ENVELOPE_RESERVE
+    padding = len('{"b":""}')
+    fits = await router.enqueue("email-send", {"b": "x" * (room - padding)}, job_id="edge-fits")
+    assert fits.backends == ("bull", "temporal") and not fits.failures  # Temporal took it too
+    with pytest.raises(PayloadError, match="over the"):
+        await router.enqueue("email-send", {"b": "x" * (room - padding + 1)}, job_id="edge-over")
+    assert not redis_db.exists("bull:email-send:edge-over")
+    assert await runs_of(temporal_client, "email-send/edge-over") == 0

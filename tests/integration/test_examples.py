@@ -40,3 +40,19 @@ def test_example_runs(
         )
     else:
         assert out.stdout.startswith("queued on ")
+
+
+def test_demo_prints_where_jobs_went(
+    redis_server: RedisServer, temporal_server: TemporalServer, redis_db: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from queue_router.demo import main
+
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("TEMPORAL_CLUSTER_URL", temporal_server.target)
+    main(["--jobs", "300", "--percentage", "40"])
+    out = capsys.readouterr().out
+    assert "300 jobs at TEMPORAL_TRAFFIC_PERCENTAGE=40" in out
+    assert "receipts and servers agree" in out
+    total = next(line for line in out.splitlines() if line.startswith("total")).split()
+    assert total[1] == "300" and int(total[2]) + int(total[3]) == 300

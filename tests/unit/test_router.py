@@ -152,7 +152,7 @@ async def test_options_take_queue_defaults() -> None:
     [
         ({"when": object()}, "ok-1", "not JSON-serializable"),
         ({"x": float("nan")}, "ok-1", "not JSON-serializable"),
-        ({"blob": "x" * 3_000_000}, "ok-1", "over the limit of 2097152 bytes"),
+        ({"blob": "x" * 3_000_000}, "ok-1", "QUEUE_ROUTER_MAX_PAYLOAD_BYTES=2097152"),
         ({}, "a:b", "must be 1-128 letters"),
         ({}, "12345", "all digits"),
         ({}, "wait", "reserved Bull key"),
