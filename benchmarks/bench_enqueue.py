@@ -17,19 +17,30 @@ from typing import Any
 
 from queue_router import QueueRouter, Settings
 from queue_router.demo import servers, wait_for_temporal
+from queue_router.devservers import free_port
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
 
-async def latencies(router: QueueRouter, jobs: int) -> dict[str, list[float]]:
-    """Sequential calls, the modes interleaved so each sees the same server conditions."""
+async def latencies(
+    router: QueueRouter, jobs: int, down: QueueRouter | None = None
+) -> dict[str, list[float]]:
+    """Sequential calls, the modes interleaved so each sees the same server conditions.
+
+    ``down`` is a router whose Temporal is unreachable: its shadow mode shows what a
+    Temporal outage costs the caller in shadow mode (reliability scenario 7).
+    """
     tag = uuid.uuid4().hex[:8]
-    seen: dict[str, list[float]] = {mode: [] for mode in MODES}
+    seen: dict[str, list[float]] = {mode: [] for mode in [*MODES, "shadow, temporal down"]}
     for i in range(jobs):
         for mode in MODES:
             started = time.perf_counter()
             await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"seq-{tag}-{i}")
             seen[mode].append((time.perf_counter() - started) * 1000)
+        if down is not None:
+            started = time.perf_counter()
+            await down.enqueue("bench-shadow", {"i": i}, job_id=f"down-{tag}-{i}")
+            seen["shadow, temporal down"].append((time.perf_counter() - started) * 1000)
     return seen
 
 
@@ -61,18 +72,19 @@ async def main(jobs: int, concurrency: int) -> None:
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
         )  # fmt: skip
-        async with QueueRouter(settings) as router:
-            await latencies(router, 20)  # warm up connections
-            seen = await latencies(router, jobs)
+        dead = settings.model_copy(update={"temporal_cluster_url": f"127.0.0.1:{free_port()}"})
+        async with QueueRouter(settings) as router, QueueRouter(dead) as down:
+            await latencies(router, 20, down)  # warm up connections
+            seen = await latencies(router, jobs, down)
+            down_stats = {k: v for k, v in down.stats.items() if k.startswith("shadow_")}
             rates = {mode: await throughput(router, mode, jobs, concurrency) for mode in MODES}
         shadow_stats = {k: v for k, v in router.stats.items() if k.startswith("shadow_")}
         print(f"\nenqueue benchmark: {jobs} jobs per mode, concurrency {concurrency}\n")
-        print(f"{'mode':<10}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
+        print(f"{'mode':<24}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
         p50 = {mode: statistics.median(values) for mode, values in seen.items()}
-        for mode in MODES:
-            print(
-                f"{mode:<10}{p50[mode]:>9.2f}{percentile(seen[mode], 0.99):>9.2f}{rates[mode]:>10,.0f}"
-            )
+        for mode in seen:
+            rate = f"{rates[mode]:>10,.0f}" if mode in rates else f"{'-':>10}"
+            print(f"{mode:<24}{p50[mode]:>9.2f}{percentile(seen[mode], 0.99):>9.2f}{rate}")
         bull, temporal, dual, shadow = (p50[m] for m in ("bull", "temporal", "dual", "shadow"))
         print(
             f"\ndual p50 / slower side p50 : {dual / max(bull, temporal):.2f}  (1.0 = fully concurrent)"
@@ -81,7 +93,12 @@ async def main(jobs: int, concurrency: int) -> None:
         print(
             f"shadow p50 / bull p50      : {shadow / bull:.2f}  (1.0 = shadow costs the caller nothing)"
         )
+        down_p99 = percentile(seen["shadow, temporal down"], 0.99)
+        print(
+            f"shadow p99 with Temporal down / bull p99: {down_p99 / percentile(seen['bull'], 0.99):.2f}"
+        )
         print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
+        print(f"shadow copies with Temporal down: {down_stats}")
 
 
 if __name__ == "__main__":
