@@ -72,15 +72,15 @@ async def write_or_classify(
     job_id: str,
     write: Callable[[], Awaitable[T]],
     exists: Callable[[], Awaitable[bool]],
-) -> tuple[T | None, bool]:
+) -> T | None:
     """Run ``write``; on failure, decide between "not written" and "unknown".
 
-    Returns ``(result, False)`` on success, or ``(None, True)`` when the write failed
-    ambiguously but the lookup shows the job is there. Raises ``BackendUnavailable`` when
-    the job is provably absent and ``EnqueueOutcomeUnknown`` when we cannot tell.
+    Returns the write's result, or ``None`` when the write failed ambiguously but the
+    lookup shows the job is there. Raises ``BackendUnavailable`` when the job is
+    provably absent and ``EnqueueOutcomeUnknown`` when we cannot tell.
     """
     try:
-        return await write(), False
+        return await write()
     except QueueRouterError:
         raise
     except redis.ResponseError as exc:
@@ -95,7 +95,7 @@ async def write_or_classify(
                 backend, job_id, f"{exc}; and the lookup failed: {lookup_exc}", cause=exc
             ) from exc
         if found:
-            return None, True
+            return None
         raise BackendUnavailable(
             backend, f"write failed ({exc}) and the job is absent", cause=exc
         ) from exc

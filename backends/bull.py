@@ -91,13 +91,11 @@ class BullBackend(Backend):
         async def exists() -> bool:
             return bool(await self._redis.exists(self.key(request.queue, request.job_id)))
 
-        result, found_after_doubt = await write_or_classify(
-            self.name, request.job_id, write, exists
-        )
+        result = await write_or_classify(self.name, request.job_id, write, exists)
         added = result is not None and int(result[1]) == 1
         return Placement(
             backend=self.name,
             job_id=request.job_id,
-            existing=found_after_doubt or not added,
+            existing=not added,
             detail={"queue": request.queue, "prefix": self.prefix},
         )

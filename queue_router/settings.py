@@ -35,7 +35,7 @@ from queue_router.catalogue import DEFAULT_CATALOGUE
 from queue_router.errors import ConfigError, UnknownQueueError
 from queue_router.payload import ENVELOPE_RESERVE
 from queue_router.receipts import Backoff, JobOptions
-from queue_router.routing import Mode
+from queue_router.routing import Mode, Route, decide
 
 __all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride", "Settings"]
 
@@ -95,6 +95,12 @@ class QueueConfig:
     rq_function: str
     job_name: str
     defaults: JobOptions
+
+    def route(self, key: str) -> Route:
+        """Where ``key`` goes on this queue now: a pure function, no I/O."""
+        return decide(
+            queue=self.name, key=key, mode=self.mode, percentage=self.percentage, legacy=self.legacy
+        )
 
 
 def _env(*names: str) -> AliasChoices:

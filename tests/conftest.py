@@ -6,7 +6,6 @@ Each test gets a flushed Redis database and a fresh Temporal task queue.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -16,21 +15,7 @@ import redis
 from temporalio.client import Client
 
 from queue_router import QueueRouter, Settings
-from queue_router.devservers import RedisServer, TemporalServer
-
-
-async def connect_temporal(target: str, within_s: float = 30.0) -> Client:
-    """Connect once the dev server answers RPCs (the port opens a little earlier)."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
-        try:
-            client = await Client.connect(target)
-            await client.count_workflows()
-            return client
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+from queue_router.devservers import RedisServer, TemporalServer, connect_temporal
 
 
 @pytest.fixture(scope="session")

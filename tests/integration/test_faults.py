@@ -19,8 +19,7 @@ from queue_router import (
     QueueRouter,
     Receipt,
 )
-from queue_router.devservers import RedisServer, TemporalServer, free_port
-from tests.conftest import connect_temporal
+from queue_router.devservers import RedisServer, TemporalServer, connect_temporal, free_port
 from tests.oracle import Attempt, Outcome, audit
 from tests.proxy import ToggleProxy
 
@@ -177,8 +176,6 @@ async def test_temporal_killed_and_restarted_mid_stream(
     router = QueueRouter(
         make_settings(temporal_cluster_url=own_temporal.target, temporal_traffic_percentage=60)
     )
-    client = await connect_temporal(own_temporal.target)
-
     results = await run_stream(
         router, 600, duration_s=6, fault_at_s=random.uniform(1, 2),
         fault=lambda: crash_and_restart(own_temporal, down_s=2.0),
