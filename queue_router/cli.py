@@ -4,12 +4,17 @@ Commands:
     config   the resolved mode, percentage and workflow of every queue (from env vars)
     route    where a routing key goes on a queue now, with its bucket
     demo     enqueue jobs on real Redis + Temporal and print where they went
+    worker     run the Temporal worker: catalogue workflows + registered processors
+    rq-worker  run an RQ worker for the legacy path, with the same processors
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -50,6 +55,30 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from queue_router.worker import run_worker
+
+    overrides = {"temporal_worker_build_id": args.build_id} if args.build_id else {}
+    settings = Settings.from_env(**overrides)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop=stop, queues=args.task_queue or None)
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_rq_worker(args: argparse.Namespace) -> int:
+    from queue_router.worker import run_rq_worker
+
+    run_rq_worker(Settings.from_env(), args.queue, burst=args.burst)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="queue-router",
@@ -71,6 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("queue")
     route.add_argument("key")
     route.set_defaults(func=cmd_route)
+    worker = sub.add_parser(
+        "worker", help="run the Temporal worker (SIGTERM/SIGINT: graceful stop)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: TEMPORAL_CLUSTER_URL=temporal:7233 "
+               "QUEUE_ROUTER_PROCESSORS=myapp.jobs queue-router worker --task-queue queue-router"
+               "\n\nOn SIGTERM it stops polling, lets running activities finish for "
+               "QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS, then exits 0.",
+    )  # fmt: skip
+    worker.add_argument(
+        "--task-queue", action="append", metavar="NAME",
+        help="repeatable; default: TEMPORAL_TASK_QUEUE and the per-queue ones",
+    )  # fmt: skip
+    worker.add_argument("--build-id", help="overrides TEMPORAL_WORKER_BUILD_ID")
+    worker.set_defaults(func=cmd_worker)
+    rq_worker = sub.add_parser(
+        "rq-worker", help="run an RQ worker on the legacy queues",
+        epilog="example: QUEUE_ROUTER_PROCESSORS=myapp.jobs "
+               "queue-router rq-worker --queue email-send",
+    )  # fmt: skip
+    rq_worker.add_argument("--queue", action="append", required=True, metavar="NAME")
+    rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    rq_worker.set_defaults(func=cmd_rq_worker)
     sub.add_parser("demo", help="enqueue demo jobs on real servers", add_help=False).set_defaults(
         func=None
     )
@@ -85,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo_main(argv[1:])
         return 0
     args = build_parser().parse_args(argv)
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.INFO, format=log_format)
     try:
         return int(args.func(args))
     except QueueRouterError as exc:

@@ -9,8 +9,12 @@ contract happened, so a caller knows whether a retry is needed and whether it is
     ├── NotEnqueuedError         the job was definitely NOT written anywhere
     │   ├── PayloadError         not JSON-serializable or over the size limit
     │   └── BackendUnavailable   the server refused, was unreachable, or rejected the write
-    └── EnqueueOutcomeUnknown    the job may or may not exist; retrying with the same
-                                 job_id is safe (every write is idempotent by job id)
+    ├── EnqueueOutcomeUnknown    the job may or may not exist; retrying with the same
+    │                            job_id is safe (every write is idempotent by job id)
+    └── JobError                 raised while a job RUNS (in a worker), never by enqueue()
+        ├── PermanentJobError    retrying cannot help (a 4xx, bad job data): fail now
+        │   └── ProcessorNotRegistered  no processor is registered for the job's queue
+        └── EffectInProgress     another run holds the side effect's claim: retry later
 
 ``NotEnqueuedError`` exists so callers can write one ``except`` for "definitely not
 written, retry or give up as you like" without listing its branches.
@@ -21,9 +25,13 @@ from __future__ import annotations
 __all__ = [
     "BackendUnavailable",
     "ConfigError",
+    "EffectInProgress",
     "EnqueueOutcomeUnknown",
+    "JobError",
     "NotEnqueuedError",
     "PayloadError",
+    "PermanentJobError",
+    "ProcessorNotRegistered",
     "QueueRouterError",
     "UnknownQueueError",
 ]
@@ -85,3 +93,28 @@ class EnqueueOutcomeUnknown(QueueRouterError):
         self.job_id = job_id
         self.reason = reason
         self.cause = cause
+
+
+class JobError(QueueRouterError):
+    """A job failed while running; workers translate these into retry decisions."""
+
+
+class PermanentJobError(JobError):
+    """Retrying cannot succeed; Temporal marks it non-retryable, RQ stops retrying."""
+
+
+class ProcessorNotRegistered(PermanentJobError):
+    """No processor is registered for the job's queue; the message lists the ones that are."""
+
+    def __init__(self, queue: str, registered: list[str]) -> None:
+        known = ", ".join(sorted(registered)) or "none"
+        super().__init__(
+            f"no processor registered for queue {queue!r} (registered: {known}); "
+            f"decorate one with @processor({queue!r}) in a module listed in "
+            "QUEUE_ROUTER_PROCESSORS"
+        )
+        self.queue = queue
+
+
+class EffectInProgress(JobError):
+    """Another run of the same job holds the side effect's claim and has not finished."""

@@ -29,13 +29,14 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import SettingsConfigDict, SettingsError
 
 from queue_router.catalogue import DEFAULT_CATALOGUE
 from queue_router.errors import ConfigError, UnknownQueueError
 from queue_router.payload import ENVELOPE_RESERVE
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.routing import Mode, Route, decide
+from queue_router.worker_settings import WorkerSettings
 
 __all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride", "Settings"]
 
@@ -107,8 +108,8 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-class Settings(BaseSettings):
-    """All settings; each field documents its env var."""
+class Settings(WorkerSettings):
+    """All settings; each field documents its env var (worker fields: ``WorkerSettings``)."""
 
     model_config = SettingsConfigDict(
         case_sensitive=False, populate_by_name=True, extra="ignore", frozen=True

@@ -1,15 +1,20 @@
-"""The one input every queue-router workflow takes: the job, as the router saw it.
+"""The wire types of every queue-router workflow: the job going in, the result coming out.
 
-A plain dataclass, so Temporal's JSON converter carries it and a Node or Go worker can
-read it as ``{"queue", "job_id", "name", "data", "options", "shadow", "enqueued_at_ms"}``.
+Plain dataclasses, so Temporal's JSON converter carries them and a Node or Go worker can
+read them: the envelope is ``{"queue", "job_id", "name", "data", "options", "shadow",
+"enqueued_at_ms"}``; the result adds what the job's side effects did (or, in a shadow
+run, would have done), which is what a shadow comparison looks at.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["JobEnvelope", "workflow_id"]
+__all__ = ["RUN_PROCESSOR", "EffectRecord", "JobEnvelope", "JobResult", "workflow_id"]
+
+RUN_PROCESSOR = "queue_router.run_processor"
+"""The one activity type workflows run: the job queue's registered processor."""
 
 
 @dataclass
@@ -23,6 +28,34 @@ class JobEnvelope:
     shadow: bool = False
     """A shadow run must not perform side effects; it records what it would have done."""
     enqueued_at_ms: int = 0
+
+
+EffectOutcome = Literal["performed", "replayed", "suppressed"]
+
+
+@dataclass
+class EffectRecord:
+    """One side effect of a run.
+
+    ``performed``: this run did it. ``replayed``: another run (the other side of a
+    dual-write, or an earlier attempt) did it, and ``result`` is what that run recorded.
+    ``suppressed``: a shadow run, which only says what it would have done.
+    """
+
+    name: str
+    description: str
+    outcome: EffectOutcome
+    result: Any = None
+
+
+@dataclass
+class JobResult:
+    queue: str
+    job_id: str
+    result: Any
+    shadow: bool = False
+    attempt: int = 1
+    effects: list[EffectRecord] = field(default_factory=list)
 
 
 def workflow_id(queue: str, job_id: str, *, shadow: bool = False) -> str:

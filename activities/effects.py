@@ -1,0 +1,152 @@
+"""The side-effect claim: under dual-write a job runs twice, its effect must happen once.
+
+Before a side effect (send, POST, write) a run claims the job's effect key in Redis with
+an atomic set-if-absent. The winner performs the effect and records its result under the
+same key; every later run (the other backend of a dual-write, a retry, a migrated copy)
+finds the record and returns it instead of acting again.
+
+The protocol, so that a Node Bull processor can honour it too (see README, "Side-effect
+claims", and ``examples/bull_claim_processor.js``):
+
+* key: ``queue-router:effect:<queue>:<job_id>:<effect>``
+* claim: ``SET key '{"state":"pending","owner":<uuid>,"at":<ms>}' NX PX <lease_ms>``
+* done: ``{"state":"done","owner":<uuid>,"at":<ms>,"result":<json>}`` with ``EX <ttl_s>``,
+  written only if the key still holds the writer's own pending claim (``_COMPLETE``)
+* failed effect: the owner deletes its own claim (``_RELEASE``) so a retry can act
+
+A run that finds a pending claim waits for it to become done or to vanish (released, or
+its lease expired); if it stays pending past the wait, ``EffectInProgress`` asks for a
+retry later. The lease must exceed the effect's duration: an owner that dies mid-effect
+is only replaced after its lease, and one whose lease ran out is reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+
+from queue_router.errors import EffectInProgress
+
+__all__ = ["EffectClaims", "effect_key"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Replace our own pending claim by the done record; 0 if the claim is no longer ours.
+_COMPLETE = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, claim = pcall(cjson.decode, current)
+if not ok or claim.state ~= 'pending' or claim.owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1
+"""
+
+# Delete our own pending claim (the effect failed); never someone else's.
+_RELEASE = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, claim = pcall(cjson.decode, current)
+if not ok or claim.state ~= 'pending' or claim.owner ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+def effect_key(queue: str, job_id: str, effect: str) -> str:
+    return f"queue-router:effect:{queue}:{job_id}:{effect}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class EffectClaims:
+    """Claims effect keys in one Redis; shared by every processor run of a worker.
+
+    Args:
+        client: an async Redis client (``decode_responses=True``), closed by ``aclose``.
+        lease_ms: how long a pending claim lives if its owner dies mid-effect.
+        ttl_s: how long a done record is kept, i.e. how late a duplicate run is caught.
+        wait_s: how long a run waits for another run's pending claim (default: the lease).
+        poll_s: how often it looks while waiting.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        lease_ms: int = 300_000,
+        ttl_s: int = 7 * 24 * 3600,
+        wait_s: float | None = None,
+        poll_s: float = 0.1,
+    ) -> None:
+        self._redis = client
+        self.lease_ms = lease_ms
+        self.ttl_s = ttl_s
+        self.wait_s = lease_ms / 1000 if wait_s is None else wait_s
+        self.poll_s = poll_s
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> EffectClaims:
+        return cls(aioredis.Redis.from_url(url, decode_responses=True), **kwargs)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def run_once(self, key: str, action: Callable[[], Awaitable[T]]) -> tuple[bool, T | Any]:
+        """Run ``action`` unless another run already did; returns (performed, result).
+
+        Raises:
+            EffectInProgress: another run holds the claim and did not finish in time.
+        """
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            pending = json.dumps({"state": "pending", "owner": owner, "at": _now_ms()})
+            if await self._redis.set(key, pending, nx=True, px=self.lease_ms):
+                return True, await self._perform(key, owner, action)
+            current = await self._redis.get(key)
+            if current is not None:
+                record = _decode(key, str(current))
+                if record.get("state") == "done":
+                    return False, record.get("result")
+            if time.monotonic() >= deadline:
+                raise EffectInProgress(
+                    f"effect {key} is claimed by another run that has not finished "
+                    f"after {self.wait_s:.1f}s; retry later"
+                )
+            await asyncio.sleep(self.poll_s)
+
+    async def _perform(self, key: str, owner: str, action: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await action()
+        except BaseException:
+            await self._redis.eval(_RELEASE, 1, key, owner)
+            raise
+        record = {"state": "done", "owner": owner, "at": _now_ms(), "result": result}
+        done = json.dumps(record, default=str)  # the effect happened: never fail here
+        if not await self._redis.eval(_COMPLETE, 1, key, owner, done, self.ttl_s):
+            log.warning(
+                "effect %s was performed after its claim's lease (%d ms) ran out; "
+                "another run may have performed it too: raise QUEUE_ROUTER_EFFECT_LEASE_MS",
+                key,
+                self.lease_ms,
+            )
+        return result
+
+
+def _decode(key: str, raw: str) -> dict[str, Any]:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise EffectInProgress(f"effect key {key} holds a value that is not a claim: {raw[:80]!r}")
+    return record

@@ -1,0 +1,111 @@
+"""The processor registry: one function per queue, run by Temporal and the legacy queue alike.
+
+A processor is ``async def f(job: JobContext) -> result``. ``@processor("email-send")``
+registers it in the default registry; the Temporal activity and the RQ job function
+both look the job's queue up here and run the same function, so a team migrating from
+Bull does not rewrite its processors.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from activities.context import JobContext, Runtime
+from activities.effects import EffectClaims
+from queue_router.errors import ConfigError, ProcessorNotRegistered
+from queue_router.settings import Settings
+from workflows.envelope import JobEnvelope, JobResult
+
+__all__ = [
+    "Processor",
+    "Registry",
+    "default_registry",
+    "import_processor_modules",
+    "processor",
+    "run_processor",
+]
+
+Processor = Callable[[JobContext], Awaitable[Any]]
+
+
+class Registry:
+    """Queue name -> processor. Registering one queue twice is an error, never a silent swap."""
+
+    def __init__(self) -> None:
+        self._processors: dict[str, Processor] = {}
+
+    def processor(self, *queues: str) -> Callable[[Processor], Processor]:
+        """Decorator: ``@registry.processor("email-send", "email-send-welcome")``."""
+        if not queues:
+            raise ConfigError("@processor needs at least one queue name")
+
+        def register(func: Processor) -> Processor:
+            for queue in queues:
+                self.add(queue, func)
+            return func
+
+        return register
+
+    def add(self, queue: str, func: Processor) -> None:
+        existing = self._processors.get(queue)
+        if existing is not None and existing is not func:
+            raise ConfigError(
+                f"queue {queue!r} already has processor {_qualname(existing)}; "
+                f"cannot also register {_qualname(func)}"
+            )
+        self._processors[queue] = func
+
+    def get(self, queue: str) -> Processor:
+        try:
+            return self._processors[queue]
+        except KeyError:
+            raise ProcessorNotRegistered(queue, list(self._processors)) from None
+
+    def queues(self) -> list[str]:
+        return sorted(self._processors)
+
+
+default_registry = Registry()
+processor = default_registry.processor
+
+
+async def run_processor(
+    registry: Registry,
+    envelope: JobEnvelope,
+    *,
+    attempt: int,
+    runtime: Runtime,
+    settings: Settings,
+    claims: EffectClaims | None,
+) -> JobResult:
+    """Run the queue's processor on one job; the single code path of every runtime."""
+    func = registry.get(envelope.queue)
+    job = JobContext.from_envelope(
+        envelope, attempt=attempt, runtime=runtime, settings=settings, claims=claims
+    )
+    result = await func(job)
+    return JobResult(
+        queue=envelope.queue,
+        job_id=envelope.job_id,
+        result=result,
+        shadow=envelope.shadow,
+        attempt=attempt,
+        effects=job.effects,
+    )
+
+
+def import_processor_modules(modules: Iterable[str]) -> None:
+    """Import the modules whose ``@processor`` decorators fill the default registry."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(
+                f"QUEUE_ROUTER_PROCESSORS: cannot import processor module {module!r}: {exc}"
+            ) from exc
+
+
+def _qualname(func: Processor) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"

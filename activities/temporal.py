@@ -1,0 +1,48 @@
+"""The Temporal activity every queue-router workflow runs: the queue's registered processor.
+
+One activity type, ``queue_router.run_processor``, so workflows name no application code
+and the sandbox imports none. Job errors are translated at this boundary: a
+``PermanentJobError`` becomes a non-retryable ``ApplicationError`` whose type is the
+error's class name; anything else is retried under the workflow's retry policy.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.effects import EffectClaims
+from activities.registry import Registry, default_registry, run_processor
+from queue_router.errors import PermanentJobError
+from queue_router.settings import Settings
+from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
+
+__all__ = ["ProcessorActivities"]
+
+
+class ProcessorActivities:
+    """Holds what every processor run shares in a worker: registry, settings, claims."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        claims: EffectClaims | None,
+        registry: Registry = default_registry,
+    ) -> None:
+        self.settings = settings
+        self.claims = claims
+        self.registry = registry
+
+    @activity.defn(name=RUN_PROCESSOR)
+    async def run(self, envelope: JobEnvelope) -> JobResult:
+        try:
+            return await run_processor(
+                self.registry,
+                envelope,
+                attempt=activity.info().attempt,
+                runtime="temporal",
+                settings=self.settings,
+                claims=self.claims,
+            )
+        except PermanentJobError as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc

@@ -1,0 +1,125 @@
+"""Workers: a Temporal worker for the catalogue's workflows, and an RQ worker for the legacy path.
+
+Both run the same registered processors (``QUEUE_ROUTER_PROCESSORS``) and share the
+side-effect claims in ``REDIS_URL``, so during dual-write whichever runs a job first
+performs its effect and the other replays the recorded result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+import redis
+from rq import Worker as RQWorker
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities.effects import EffectClaims
+from activities.registry import Registry, default_registry, import_processor_modules
+from activities.temporal import ProcessorActivities
+from queue_router.errors import BackendUnavailable, ConfigError
+from queue_router.settings import Settings
+from queue_router.wiring import tls_config
+from workflows import ALL_WORKFLOWS
+
+__all__ = ["connect_worker_client", "run_rq_worker", "run_worker", "task_queues"]
+
+log = logging.getLogger(__name__)
+
+
+def task_queues(settings: Settings) -> list[str]:
+    """The default task queue plus every per-queue one from ``QUEUE_ROUTER_QUEUES``."""
+    queues = {settings.temporal_task_queue}
+    queues.update(o.task_queue for o in settings.queues.values() if o.task_queue)
+    return sorted(queues)
+
+
+async def connect_worker_client(settings: Settings) -> Client:
+    """A connected client whose namespace exists, or ``BackendUnavailable`` saying why not."""
+    target, namespace = settings.temporal_cluster_url, settings.temporal_namespace
+    try:
+        client = await Client.connect(target, namespace=namespace, tls=tls_config(settings))
+    except RuntimeError as exc:
+        raise BackendUnavailable(
+            "temporal", f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}"
+        ) from exc
+    try:
+        await client.count_workflows()
+    except RPCError as exc:
+        raise BackendUnavailable(
+            "temporal", f"Temporal at {target} refused namespace {namespace!r}: {exc}"
+        ) from exc
+    return client
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    queues: list[str] | None = None,
+    registry: Registry = default_registry,
+    client: Client | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run workers on the task queues until ``stop`` is set, then shut down gracefully.
+
+    In-flight activities get ``QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS`` to finish; the
+    server hands unfinished workflow tasks to another worker.
+    """
+    if registry is default_registry:
+        import_processor_modules(settings.processor_modules)
+    client = client or await connect_worker_client(settings)
+    claims = EffectClaims.from_url(
+        settings.redis_url, lease_ms=settings.effect_lease_ms, ttl_s=settings.effect_ttl_s
+    )
+    activities = ProcessorActivities(settings, claims, registry)
+    workers = [
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=ALL_WORKFLOWS,
+            activities=[activities.run],
+            max_concurrent_workflow_tasks=settings.temporal_max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.temporal_max_concurrent_activities,
+            build_id=settings.temporal_worker_build_id,
+            graceful_shutdown_timeout=timedelta(milliseconds=settings.worker_shutdown_grace_ms),
+        )
+        for queue in queues or task_queues(settings)
+    ]
+    running = [asyncio.create_task(worker.run()) for worker in workers]
+    log.info("worker polling %s (processors: %s)", [w.task_queue for w in workers],
+             ", ".join(registry.queues()) or "none")  # fmt: skip
+    if on_ready is not None:
+        on_ready()
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopping, *running], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopping:
+                task.result()  # a worker died: surface its error
+    finally:
+        stopping.cancel()
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+        await claims.aclose()
+    log.info("worker stopped")
+
+
+def run_rq_worker(settings: Settings, queues: list[str], *, burst: bool = False) -> bool:
+    """An RQ worker (with its scheduler, for delays and retry intervals) on the queues."""
+    if not queues:
+        raise ConfigError("rq-worker needs at least one --queue")
+    import_processor_modules(settings.processor_modules)
+    connection = redis.Redis.from_url(settings.redis_url)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        raise BackendUnavailable(
+            "rq", f"cannot reach Redis at {settings.redis_url}: {exc}"
+        ) from exc
+    worker = RQWorker(queues, connection=connection, serializer=settings.rq_serializer)
+    return bool(worker.work(burst=burst, with_scheduler=True))
