@@ -6,6 +6,7 @@ Each test gets a flushed Redis database and a fresh Temporal task queue.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -14,8 +15,11 @@ import pytest
 import redis
 from temporalio.client import Client
 
+from activities import Registry
 from queue_router import QueueRouter, Settings
 from queue_router.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.worker import run_worker
+from tests.sinks import HttpSink, SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +87,58 @@ async def make_router(
     yield build
     for router in opened:
         await router.aclose()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpSink) -> SmtpSink:
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[HttpSink]:
+    sink = HttpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def http(http_server: HttpSink) -> HttpSink:
+    http_server.reset()
+    return http_server
+
+
+@pytest.fixture
+async def start_worker(
+    temporal_client: Client, make_settings: Callable[..., Settings], redis_db: redis.Redis
+) -> AsyncIterator[Callable[..., Any]]:
+    """Run in-process Temporal workers on the test's task queue; stopped after the test.
+
+    ``await start_worker(registry, **settings_fields)`` returns the worker's settings.
+    """
+    running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(registry: Registry, **fields: Any) -> Settings:
+        settings = make_settings(**fields)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_worker(settings, stop=stop, registry=registry, client=temporal_client,
+                       on_ready=ready.set)  # fmt: skip
+        )
+        running.append((stop, task))
+        await asyncio.wait_for(ready.wait(), 30)
+        return settings
+
+    yield start
+    for stop, task in running:
+        stop.set()
+        await task
