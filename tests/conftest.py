@@ -7,8 +7,12 @@ Each test gets a flushed Redis database and a fresh Temporal task queue.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +146,45 @@ async def start_worker(
     for stop, task in running:
         stop.set()
         await task
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Env vars that point a worker subprocess at the test's servers and processors."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_"))}
+    env.update(
+        PYTHONPATH=str(REPO),
+        REDIS_URL=settings.redis_url,
+        TEMPORAL_CLUSTER_URL=settings.temporal_cluster_url,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        QUEUE_ROUTER_PROCESSORS="activities.email,activities.webhook,tests.worker_processors",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def spawn_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``queue-router <args>`` subprocesses; any still running are stopped after."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        cli = Path(sys.executable).parent / "queue-router"
+        process = subprocess.Popen([str(cli), *args], env=env, cwd=REPO,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

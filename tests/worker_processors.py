@@ -1,0 +1,47 @@
+"""Processors that worker subprocesses in the tests import (QUEUE_ROUTER_PROCESSORS).
+
+Each records what happened in Redis (or a file), because the test cannot see into the
+worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis
+
+from activities import JobContext, processor
+from queue_router.errors import PermanentJobError
+
+
+def _record(job: JobContext, what: str) -> None:
+    with redis.Redis.from_url(job.settings.redis_url) as client:
+        client.rpush(f"test:runs:{job.queue}:{job.job_id}", f"{job.runtime}:{job.attempt}:{what}")
+
+
+@processor("flaky")
+async def flaky(job: JobContext) -> int:
+    """Fails on its first two attempts."""
+    _record(job, "run")
+    if job.attempt <= 2:
+        raise RuntimeError(f"transient failure on attempt {job.attempt}")
+    return job.attempt
+
+
+@processor("hopeless")
+async def hopeless(job: JobContext) -> None:
+    _record(job, "run")
+    raise PermanentJobError(f"job {job.job_id} can never succeed")
+
+
+@processor("slow")
+async def slow(job: JobContext) -> str:
+    """Appends start/end lines to ``data["file"]``: shows whether a shutdown let it finish."""
+    log = Path(job.data["file"])
+    with log.open("a") as out:
+        out.write(f"start {job.attempt}\n")
+    await asyncio.sleep(float(job.data["seconds"]))
+    with log.open("a") as out:
+        out.write(f"end {job.attempt}\n")
+    return "finished"
