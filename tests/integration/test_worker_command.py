@@ -1,0 +1,90 @@
+"""``queue-router worker`` as operators run it: a subprocess, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from activities import Registry
+from queue_router import Settings
+from queue_router.devservers import free_port
+from tests.conftest import worker_env
+from tests.worker_processors import slow
+from workflows import JobEnvelope, JobResult
+
+pytestmark = pytest.mark.integration
+
+
+async def wait_for(check: Callable[[], bool], what: str, within_s: float = 30) -> None:
+    for _ in range(int(within_s * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def pollers(client: Client, task_queue: str) -> list[Any]:
+    response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace="default", task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    ))  # fmt: skip
+    return list(response.pollers)
+
+
+async def test_sigterm_lets_the_running_activity_finish_then_exits_0(
+    make_settings: Callable[..., Settings], spawn_worker: Callable[..., subprocess.Popen[bytes]],
+    start_worker: Callable[..., Any], temporal_client: Client, task_queue: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    env = worker_env(make_settings(), QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS="20000")
+    worker = spawn_worker(["worker", "--build-id", "build-7"], env)
+    log = tmp_path / "slow.log"
+    handle = await temporal_client.start_workflow(
+        "documentGeneration", JobEnvelope("slow", "s-1", "slow", {"file": str(log), "seconds": 2}),
+        id=f"slow-{uuid.uuid4()}", task_queue=task_queue, result_type=JobResult,
+    )  # fmt: skip
+    await wait_for(lambda: log.exists(), "the activity to start")
+    [poller] = await pollers(temporal_client, task_queue)
+    assert poller.worker_version_capabilities.build_id == "build-7"
+    worker.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.to_thread(worker.communicate, timeout=30)
+    assert worker.returncode == 0, output.decode()
+    assert log.read_text() == "start 1\nend 1\n"  # finished, not cut off
+    assert b"worker stopped" in output
+    # The workflow finishes on a new worker without running the activity again.
+    registry = Registry()
+    registry.add("slow", slow)
+    await start_worker(registry)
+    result = await handle.result()
+    assert (result.result, result.attempt) == ("finished", 1)
+    assert log.read_text() == "start 1\nend 1\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TEMPORAL_CLUSTER_URL": "127.0.0.1:{port}"}, "cannot reach Temporal at 127.0.0.1:"),
+        ({"QUEUE_ROUTER_PROCESSORS": "no_such.module"}, "cannot import processor module 'no_such.module'"),
+        ({"TEMPORAL_MAX_CONCURRENT_ACTIVITIES": "0"}, "TEMPORAL_MAX_CONCURRENT_ACTIVITIES='0'"),
+    ],
+)  # fmt: skip
+async def test_worker_refuses_to_start_with_a_clear_error(
+    env: dict[str, str], message: str, make_settings: Callable[..., Settings],
+    spawn_worker: Callable[..., subprocess.Popen[bytes]],
+) -> None:  # fmt: skip
+    extra = {k: v.format(port=free_port()) for k, v in env.items()}
+    worker = spawn_worker(["worker"], worker_env(make_settings(), **extra))
+    output, _ = await asyncio.to_thread(worker.communicate, timeout=60)
+    assert worker.returncode == 2, output.decode()
+    assert message in output.decode()
+    assert "Traceback" not in output.decode()
