@@ -11,8 +11,9 @@ claims", and ``examples/bull_claim_processor.js``):
 * key: ``queue-router:effect:<queue>:<job_id>:<effect>``
 * claim: ``SET key '{"state":"pending","owner":<uuid>,"at":<ms>}' NX PX <lease_ms>``
 * done: ``{"state":"done","owner":<uuid>,"at":<ms>,"result":<json>}`` with ``EX <ttl_s>``,
-  written only if the key still holds the writer's own pending claim (``_COMPLETE``)
-* failed effect: the owner deletes its own claim (``_RELEASE``) so a retry can act
+  written only if the key still holds the writer's own pending claim
+  (``effect_complete.lua``)
+* failed effect: the owner deletes its own claim (``effect_release.lua``) so a retry can act
 
 A run that finds a pending claim waits for it to become done or to vanish (released, or
 its lease expired); if it stays pending past the wait, ``EffectInProgress`` asks for a
@@ -28,6 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -39,24 +41,10 @@ __all__ = ["EffectClaims", "effect_key"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Replace our own pending claim by the done record; 0 if the claim is no longer ours.
-_COMPLETE = """
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local ok, claim = pcall(cjson.decode, current)
-if not ok or claim.state ~= 'pending' or claim.owner ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
-return 1
-"""
-
-# Delete our own pending claim (the effect failed); never someone else's.
-_RELEASE = """
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local ok, claim = pcall(cjson.decode, current)
-if not ok or claim.state ~= 'pending' or claim.owner ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
+_SCRIPTS = Path(__file__).parent
+# Shared with Node processors (examples/bull_claim_processor.js reads the same files).
+_COMPLETE = (_SCRIPTS / "effect_complete.lua").read_text()
+_RELEASE = (_SCRIPTS / "effect_release.lua").read_text()
 
 
 def effect_key(queue: str, job_id: str, effect: str) -> str:

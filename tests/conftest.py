@@ -135,8 +135,9 @@ async def start_worker(
         settings = make_settings(**fields)
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
-            run_worker(settings, stop=stop, registry=registry, client=temporal_client,
-                       on_ready=ready.set)  # fmt: skip
+            run_worker(
+                settings, stop=stop, registry=registry, client=temporal_client, on_ready=ready.set
+            )
         )
         running.append((stop, task))
         await asyncio.wait_for(ready.wait(), 30)

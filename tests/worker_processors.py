@@ -39,9 +39,12 @@ async def hopeless(job: JobContext) -> None:
 async def slow(job: JobContext) -> str:
     """Appends start/end lines to ``data["file"]``: shows whether a shutdown let it finish."""
     log = Path(job.data["file"])
-    with log.open("a") as out:
-        out.write(f"start {job.attempt}\n")
+    await asyncio.to_thread(_append, log, f"start {job.attempt}\n")
     await asyncio.sleep(float(job.data["seconds"]))
-    with log.open("a") as out:
-        out.write(f"end {job.attempt}\n")
+    await asyncio.to_thread(_append, log, f"end {job.attempt}\n")
     return "finished"
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a") as out:
+        out.write(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -102,7 +103,7 @@ async def test_exponential_backoff_waits_between_attempts(
         result_type=JobResult,
     )  # fmt: skip
     assert result.result == 3
-    gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
     assert gaps[0] >= 0.35 and gaps[1] >= 0.75, gaps  # 400 ms, then 800 ms
 
 

@@ -1,0 +1,9 @@
+-- queue-router side-effect claim: replace our own pending claim by the done record.
+-- KEYS[1] effect key; ARGV[1] owner; ARGV[2] done record (JSON); ARGV[3] ttl seconds.
+-- Returns 1, or 0 when the claim is no longer ours (our lease ran out).
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, claim = pcall(cjson.decode, current)
+if not ok or claim.state ~= 'pending' or claim.owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1

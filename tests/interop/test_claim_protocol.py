@@ -1,0 +1,56 @@
+"""A Node Bull processor honours the same side-effect claims as our Python processors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from activities import EffectClaims, effect_key
+from queue_router.devservers import RedisServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.interop]
+
+TESTS = Path(__file__).parents[1]
+EXAMPLE = TESTS.parent / "examples" / "bull_claim_processor.js"
+
+
+async def test_node_and_python_perform_each_effect_once_whoever_runs_first(
+    make_router: Callable[..., Any], redis_server: RedisServer, redis_db: redis.Redis
+) -> None:
+    claims = EffectClaims.from_url(redis_server.url)
+
+    async def python_send() -> dict[str, str]:
+        return {"message_id": "<py-first@python>"}
+
+    # py-first: Python performed the effect before the Bull job ran.
+    assert (await claims.run_once(effect_key("email-send", "py-first", "send"), python_send))[0]
+    router = await make_router(queues={"email-send": {"mode": "bull"}})
+    for job_id in ("py-first", "node-first"):
+        await router.enqueue("email-send", {"to": f"{job_id}@example.com"}, job_id=job_id)
+
+    node = shutil.which("node")
+    assert node, "node is required for the Bull interop tests"
+    out = subprocess.run(
+        [node, str(EXAMPLE), redis_server.url, "bull", "email-send", "2"],
+        capture_output=True, text=True, timeout=60, cwd=TESTS,
+        env={"NODE_PATH": str(TESTS / "node_modules"), "PATH": str(Path(node).parent)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    by_id = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert by_id["py-first"] == {"id": "py-first", "outcome": "replayed",
+                                 "result": {"message_id": "<py-first@python>"}}  # fmt: skip
+    assert by_id["node-first"]["outcome"] == "performed"
+
+    # node-first: Python comes second and gets Node's recorded result.
+    performed, result = await claims.run_once(
+        effect_key("email-send", "node-first", "send"), python_send
+    )
+    assert not performed and result == by_id["node-first"]["result"]
+    await claims.aclose()
