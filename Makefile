@@ -25,7 +25,7 @@ install: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not slow" --cov=queue_router --cov=backends --cov-report=term:skip-covered
+	$(BIN)/python -m pytest -m "not slow" --cov=queue_router --cov=backends --cov=activities --cov=workflows --cov-report=term:skip-covered
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -37,7 +38,8 @@ async def test_node_and_python_perform_each_effect_once_whoever_runs_first(
 
     node = shutil.which("node")
     assert node, "node is required for the Bull interop tests"
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         [node, str(EXAMPLE), redis_server.url, "bull", "email-send", "2"],
         capture_output=True, text=True, timeout=60, cwd=TESTS,
         env={"NODE_PATH": str(TESTS / "node_modules"), "PATH": str(Path(node).parent)},
