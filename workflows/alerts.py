@@ -17,8 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.envelope import JobEnvelope
-from workflows.jobs import run_job
+from workflows.jobs import run_step
 
 __all__ = ["AlertInput", "AlertStatus", "AlertWorkflow"]
 
@@ -95,15 +94,10 @@ class AlertWorkflow:
 
     async def _evaluate(self) -> None:
         a = self._alert
-        result = await run_job(
-            JobEnvelope(
-                queue=a.evaluate_queue,
-                job_id=f"{a.alert_id}-eval-{a.evaluations}",
-                name="alert-evaluate",
-                data={"alert_id": a.alert_id, "state": a.state},
-                options=_STEP_OPTIONS,
-            )
-        )
+        result = await run_step(
+            a.evaluate_queue, f"{a.alert_id}-eval-{a.evaluations}", "alert-evaluate",
+            {"alert_id": a.alert_id, "state": a.state}, _STEP_OPTIONS,
+        )  # fmt: skip
         self._last_value = result.result
         firing = result.result.get("firing") if isinstance(result.result, dict) else result.result
         new_state = "firing" if firing else "ok"
@@ -111,19 +105,11 @@ class AlertWorkflow:
         if new_state != a.state:
             transitions = a.transitions + 1
             if a.notify_queue:
-                await run_job(
-                    JobEnvelope(
-                        queue=a.notify_queue,
-                        job_id=f"{a.alert_id}-transition-{transitions}",
-                        name="alert-transition",
-                        data={
-                            "alert_id": a.alert_id,
-                            "from": a.state,
-                            "to": new_state,
-                            "value": result.result,
-                        },
-                        options=_STEP_OPTIONS,
-                    )
-                )
+                await run_step(
+                    a.notify_queue, f"{a.alert_id}-transition-{transitions}", "alert-transition",
+                    {"alert_id": a.alert_id, "from": a.state, "to": new_state,
+                     "value": result.result},
+                    _STEP_OPTIONS,
+                )  # fmt: skip
             a = replace(a, state=new_state, transitions=transitions)
         self._alert = replace(a, evaluations=a.evaluations + 1)

@@ -14,8 +14,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.envelope import JobEnvelope
-from workflows.jobs import run_job
+from workflows.jobs import run_step
 
 __all__ = [
     "ApprovalRequest",
@@ -109,20 +108,14 @@ class _Approval:
         self._status.approver = approver
         self._audit(state, "system", f"waiting for {approver}")
         if request.notify_queue:
-            await run_job(
-                JobEnvelope(
-                    queue=request.notify_queue,
-                    job_id=f"{request.request_id}-{state}",
-                    name="approval-requested",
-                    data={
-                        "request_id": request.request_id,
-                        "subject": request.subject,
-                        "approver": approver,
-                        "state": state,
-                    },
-                    options={"attempts": 5, "backoff": {"type": "exponential", "delay": 1000}},
-                )
-            )
+            await run_step(
+                request.notify_queue,
+                f"{request.request_id}-{state}",
+                "approval-requested",
+                {"request_id": request.request_id, "subject": request.subject,
+                 "approver": approver, "state": state},
+                {"attempts": 5, "backoff": {"type": "exponential", "delay": 1000}},
+            )  # fmt: skip
 
     async def _wait(self, seconds: float | None) -> bool:
         """True once a decision arrived; False when ``seconds`` passed without one."""

@@ -26,6 +26,7 @@ __all__ = [
     "RulingIndexing",
     "WebhookDelivery",
     "run_job",
+    "run_step",
 ]
 
 
@@ -39,6 +40,17 @@ async def run_job(envelope: JobEnvelope) -> JobResult:
         retry_policy=retry_policy(envelope.options),
     )
     return result
+
+
+async def run_step(
+    queue: str, job_id: str, name: str, data: Any, options: dict[str, Any]
+) -> JobResult:
+    """One step of a pattern workflow: the processor of ``queue``, run as a job.
+
+    ``job_id`` must be deterministic (derived from the workflow's own input), so that a
+    step's side effects are claimed under the same key on every replay and retry.
+    """
+    return await run_job(JobEnvelope(queue, job_id, name, data, options))
 
 
 @workflow.defn(name="documentGeneration")

@@ -15,8 +15,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.envelope import JobEnvelope, JobResult
-from workflows.jobs import run_job
+from workflows.envelope import JobResult
+from workflows.jobs import run_step
 
 __all__ = ["TraceInput", "TraceResult", "TraceWorkflow"]
 
@@ -67,12 +67,5 @@ class TraceWorkflow:
         return result
 
     async def _step(self, trace: TraceInput, queue: str, options: dict[str, Any]) -> JobResult:
-        return await run_job(
-            JobEnvelope(
-                queue=queue,
-                job_id=f"{trace.trace_id}-{queue}",
-                name=queue,
-                data={"trace_id": trace.trace_id, "spans": trace.spans},
-                options=options,
-            )
-        )
+        data = {"trace_id": trace.trace_id, "spans": trace.spans}
+        return await run_step(queue, f"{trace.trace_id}-{queue}", queue, data, options)
