@@ -18,9 +18,17 @@ from backends._redis import async_client, eviction_preflight, write_or_classify
 from backends.base import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
-__all__ = ["BullBackend"]
+__all__ = ["BullBackend", "bull_script"]
 
-_ADD_SCRIPT = resources.files("backends").joinpath("bull_add.lua").read_text()
+
+
+def bull_script(name: str, package: str = "backends") -> str:
+    """A Lua script of ours for Bull queues, with the shared ``insertWaiting`` prepended."""
+    insert = resources.files("backends").joinpath("bull_insert.lua").read_text()
+    return insert + resources.files(package).joinpath(name).read_text()
+
+
+_ADD_SCRIPT = bull_script("bull_add.lua")
 _STRUCTURAL_KEYS = ("wait", "paused", "meta-paused", "id", "delayed", "priority")
 
 

@@ -2,6 +2,7 @@
   queue-router's add for Bull v3/v4 queues: writes exactly the layout Node's bull
   writes (see docs: job hash, wait/paused/delayed/priority, events), atomically and
   idempotently by job id. Options are passed as plain JSON and stored as JSON.
+  Needs insertWaiting (bull_insert.lua) prepended.
 
   KEYS: 1 wait, 2 paused, 3 meta-paused, 4 id, 5 delayed, 6 priority
   ARGV: 1 key prefix "P:Q:", 2 job id, 3 name, 4 data JSON, 5 opts JSON,
@@ -36,23 +37,6 @@ local target = KEYS[1]
 if redis.call("EXISTS", KEYS[3]) == 1 then
   target = KEYS[2]
 end
-if priority == 0 then
-  if ARGV[9] == "1" then
-    redis.call("RPUSH", target, jobId)
-  else
-    redis.call("LPUSH", target, jobId)
-  end
-else
-  -- Prioritized jobs sit at the tail (taken first), ordered by priority.
-  redis.call("ZADD", KEYS[6], priority, jobId)
-  local ahead = redis.call("ZCOUNT", KEYS[6], 0, priority)
-  local len = redis.call("LLEN", target)
-  local pivot = redis.call("LINDEX", target, len - (ahead - 1))
-  if pivot then
-    redis.call("LINSERT", target, "BEFORE", pivot, jobId)
-  else
-    redis.call("RPUSH", target, jobId)
-  end
-end
+insertWaiting(target, KEYS[6], jobId, priority, ARGV[9] == "1")
 redis.call("PUBLISH", ARGV[1] .. "waiting@" .. ARGV[10], jobId)
 return {jobId, 1}

@@ -1,0 +1,231 @@
+"""``migrate``: move legacy jobs into Temporal workflows, each exactly once, crash or not.
+
+Per job: read and validate it; **hold** it (out of the list Bull/RQ workers read, in one
+Lua step, refused if a worker holds its lock); start its workflow with the id derived
+from the job id (idempotent); then **confirm** (the job hash moves into the ledger). A
+kill at any instant leaves the job runnable in Redis, or held, or in the ledger; a rerun
+first finishes every held job (the start is idempotent, so a workflow started before the
+kill is found, not duplicated), then carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from backends.base import EnqueueRequest
+from backends.temporal import TemporalBackend
+from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, PayloadError
+from queue_router.migration.bull import BullQueue
+from queue_router.migration.queues import LegacyJob, LegacyQueue, now_ms
+from queue_router.migration.rq import RQQueue
+from queue_router.payload import encode_payload
+from queue_router.receipts import Backoff, JobOptions
+from queue_router.settings import QueueConfig, Settings
+from workflows.envelope import workflow_id
+
+__all__ = ["JobOutcome", "MigrationPlan", "MigrationReport", "Migrator", "bull_options"]
+
+
+@dataclass
+class MigrationPlan:
+    queues: list[str]
+    states: tuple[str, ...] = ("waiting",)
+    batch_size: int = 50
+    max_jobs: int = 0
+    """0 = all."""
+    batch_delay_ms: int = 0
+    concurrency: int = 10
+    dry_run: bool = False
+    """Read and validate every job; write nothing."""
+
+
+@dataclass
+class JobOutcome:
+    queue: str
+    job_id: str
+    state: str
+    outcome: str
+    """moved, valid (dry run), skipped, invalid or failed."""
+    reason: str = ""
+    workflow_id: str = ""
+    run_id: str | None = None
+
+
+@dataclass
+class MigrationReport:
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def counts(self) -> Counter[str]:
+        return Counter(o.outcome for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.outcome in ("failed", "invalid") for o in self.outcomes)
+
+    def as_json(self) -> dict[str, Any]:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        return {
+            "counts": dict(self.counts()),
+            "elapsed_s": round(elapsed, 3),
+            "jobs": [o.__dict__ for o in self.outcomes],
+        }
+
+
+def bull_options(opts: dict[str, Any], *, delay_ms: int = 0) -> JobOptions:
+    """Bull ``opts`` as ``JobOptions`` (what the workflow's retry policy is built from)."""
+    backoff = opts.get("backoff")
+    if isinstance(backoff, int | float):
+        backoff = {"type": "fixed", "delay": backoff}
+    return JobOptions(
+        attempts=int(opts["attempts"]) if opts.get("attempts") else None,
+        delay_ms=delay_ms,
+        priority=int(opts["priority"]) if opts.get("priority") else None,
+        backoff=Backoff(backoff.get("type", "fixed"), int(backoff.get("delay") or 0))
+        if isinstance(backoff, dict) else None,
+        lifo=bool(opts.get("lifo", False)),
+        timeout_ms=int(opts["timeout"]) if opts.get("timeout") else None,
+    )  # fmt: skip
+
+
+class Migrator:
+    """Moves jobs of the configured queues; one instance per command run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client: aioredis.Redis,
+        temporal: TemporalBackend,
+        *,
+        on_progress: Callable[[JobOutcome], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.temporal = temporal
+        self.on_progress = on_progress
+
+    def legacy_queue(self, config: QueueConfig) -> LegacyQueue:
+        if config.legacy == "rq":
+            return RQQueue(self.redis, config.name, url=self.settings.redis_url,
+                           serializer=self.settings.rq_serializer)  # fmt: skip
+        return BullQueue(self.redis, config.name, prefix=self.settings.bull_prefix)
+
+    async def candidates(
+        self, plan: MigrationPlan
+    ) -> list[tuple[QueueConfig, LegacyQueue, str, str]]:
+        """(queue, legacy queue, job id, state) in processing order, up to ``max_jobs``."""
+        found: list[tuple[QueueConfig, LegacyQueue, str, str]] = []
+        for name in plan.queues:
+            config = self.settings.queue(name)
+            queue = self.legacy_queue(config)
+            for state in plan.states:
+                found += [(config, queue, job_id, state) for job_id in await queue.ids(state)]
+        return found[: plan.max_jobs] if plan.max_jobs else found
+
+    async def run(self, plan: MigrationPlan) -> MigrationReport:
+        report = MigrationReport()
+        if not plan.dry_run:
+            for name in plan.queues:
+                await self._finish_held(self.settings.queue(name), report)
+        jobs = await self.candidates(plan)
+        limit = asyncio.Semaphore(plan.concurrency)
+
+        async def one(item: tuple[QueueConfig, LegacyQueue, str, str]) -> None:
+            async with limit:
+                self._record(report, await self.migrate_one(*item, dry_run=plan.dry_run))
+
+        for start in range(0, len(jobs), plan.batch_size):
+            await asyncio.gather(*(one(item) for item in jobs[start : start + plan.batch_size]))
+            if plan.batch_delay_ms and start + plan.batch_size < len(jobs):
+                await asyncio.sleep(plan.batch_delay_ms / 1000)
+        for name in plan.queues:  # jobs a worker is running now are not ours to move
+            queue = self.legacy_queue(self.settings.queue(name))
+            for job_id in await queue.ids("active"):
+                reason = "active in a legacy worker; rerun later"
+                self._record(report, JobOutcome(name, job_id, "active", "skipped", reason))
+        report.finished = time.monotonic()
+        return report
+
+    def _record(self, report: MigrationReport, outcome: JobOutcome) -> None:
+        report.outcomes.append(outcome)
+        if self.on_progress is not None:
+            self.on_progress(outcome)
+
+    async def _finish_held(self, config: QueueConfig, report: MigrationReport) -> None:
+        """Jobs a killed earlier run held: start (or find) their workflow, then confirm."""
+        queue = self.legacy_queue(config)
+        for job_id, hold in (await queue.held()).items():
+            job = await queue.read(job_id, hold["state"])
+            if job is None or job.problem:
+                await queue.unhold(job_id)
+                continue
+            self._record(report, await self._start_and_confirm(config, queue, job))
+
+    async def migrate_one(
+        self, config: QueueConfig, queue: LegacyQueue, job_id: str, state: str, *, dry_run: bool
+    ) -> JobOutcome:
+        job = await queue.read(job_id, state)
+        if job is None:
+            return JobOutcome(config.name, job_id, state, "skipped", "job hash is gone")
+        problem = job.problem or self._invalid(config, job)
+        if problem:
+            return JobOutcome(config.name, job_id, state, "invalid", problem)
+        if dry_run:
+            return JobOutcome(config.name, job_id, state, "valid")
+        held = await queue.hold(job, workflow_id(config.name, job_id))
+        if held.status != "held":
+            reason = {"locked": "active in a legacy worker (locked); left alone",
+                      "gone": "removed before it could be held",
+                      "moved": f"no longer {state} (taken by a worker?); left alone"}  # fmt: skip
+            return JobOutcome(config.name, job_id, state, "skipped", reason[held.status])
+        return await self._start_and_confirm(config, queue, job)
+
+    def _invalid(self, config: QueueConfig, job: LegacyJob) -> str | None:
+        try:
+            encode_payload(config.name, job.data, limit=self.settings.max_payload_bytes)
+            bull_options(job.opts)
+        except PayloadError as exc:
+            return exc.problem
+        except (TypeError, ValueError, AttributeError) as exc:
+            return f"job options cannot be translated: {exc}"
+        return None
+
+    async def _start_and_confirm(
+        self, config: QueueConfig, queue: LegacyQueue, job: LegacyJob
+    ) -> JobOutcome:
+        wf_id = workflow_id(config.name, job.job_id)
+        outcome = JobOutcome(config.name, job.job_id, job.state, "failed", workflow_id=wf_id)
+        delay = max(0, job.due_ms - now_ms()) if job.due_ms else 0
+        request = EnqueueRequest(
+            queue=config.name, job_id=job.job_id, job_name=job.name or config.job_name,
+            data=job.data, data_json=encode_payload(config.name, job.data,
+                                                    limit=self.settings.max_payload_bytes),
+            options=bull_options(job.opts, delay_ms=delay), timestamp_ms=job.timestamp_ms,
+            workflow_type=config.workflow_type, task_queue=config.task_queue,
+            rq_function=config.rq_function,
+        )  # fmt: skip
+        try:
+            placement = await self.temporal.enqueue(request)
+        except BackendUnavailable as exc:
+            await queue.unhold(job.job_id)
+            outcome.reason = f"workflow start failed, job put back: {exc}"
+            return outcome
+        except EnqueueOutcomeUnknown as exc:
+            outcome.reason = f"workflow start outcome unknown, job held; rerun resolves it: {exc}"
+            return outcome
+        record = {"workflow_id": wf_id, "run_id": placement.run_id, "moved_at": now_ms(),
+                  "workflow_type": config.workflow_type, "task_queue": config.task_queue,
+                  "existing": placement.existing}  # fmt: skip
+        confirmed = await queue.confirm(job.job_id, record)
+        outcome.outcome = "moved" if confirmed.status in ("moved", "moved-already") else "failed"
+        outcome.reason = "" if outcome.outcome == "moved" else f"confirm: {confirmed.status}"
+        outcome.run_id = placement.run_id
+        return outcome

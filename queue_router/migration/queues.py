@@ -1,0 +1,140 @@
+"""Legacy queues as the migration tool sees them: list, read, hold, confirm, put back.
+
+``BullQueue`` and ``RQQueue`` read their own Redis layouts (see redis-queue-formats) and
+share one atomic Lua script (``move.lua``) for every write, so a job is always either
+runnable in Redis, held by the migration (invisible to workers), or in the ledger, and
+never two of these at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from backends.bull import bull_script
+
+__all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
+
+MIGRATABLE_STATES = ("waiting", "paused", "delayed", "failed")
+"""States a job can be migrated from; ``prioritized`` is a subset of waiting/paused."""
+
+_MOVE = bull_script("move.lua", "queue_router.migration")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class LegacyJob:
+    """One job read from a legacy queue; ``problem`` says why it cannot be migrated."""
+
+    source: str
+    queue: str
+    job_id: str
+    state: str
+    name: str = ""
+    data: Any = None
+    opts: dict[str, Any] = field(default_factory=dict)
+    timestamp_ms: int = 0
+    due_ms: int | None = None
+    """When a delayed job becomes runnable."""
+    attempts_made: int = 0
+    failed_reason: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class MoveResult:
+    status: str
+    record: dict[str, Any]
+
+
+class LegacyQueue(ABC):
+    """One queue of a legacy backend: reads are plain commands, writes go through ``move.lua``."""
+
+    source = "legacy"
+
+    def __init__(self, client: aioredis.Redis, queue: str) -> None:
+        self.client = client
+        self.queue = queue
+        self._script = client.register_script(_MOVE)
+
+    # --- what each layout provides -------------------------------------------------
+    @abstractmethod
+    def key(self, suffix: str) -> str:
+        """A structural key of the queue (wait, delayed, failed ...)."""
+
+    @abstractmethod
+    def job_key(self, job_id: str) -> str: ...
+
+    @abstractmethod
+    async def ids(self, state: str) -> list[str]:
+        """Job ids in ``state``, in the order the legacy workers would take them."""
+
+    @abstractmethod
+    async def read(self, job_id: str, state: str) -> LegacyJob | None:
+        """The job, or None when its hash is gone."""
+
+    @abstractmethod
+    async def counts(self) -> dict[str, int]: ...
+
+    def _keys(self, job_id: str) -> list[str]:
+        """The KEYS of ``move.lua``, in its order."""
+        job = self.job_key(job_id)
+        ledger = f"queue-router:ledger:{self.source}:{self.key('')}"
+        return [
+            job, f"{job}:lock", f"{job}:logs", self.key("wait"), self.key("paused"),
+            self.key("meta-paused"), self.key("delayed"), self.key("priority"),
+            self.key("failed"), self.key("qr-migrating"), f"{ledger}job:{job_id}",
+            ledger, "queue-router:ledger:seq",
+        ]  # fmt: skip
+
+    @property
+    def hold_key(self) -> str:
+        return self._keys("-")[9]
+
+    @property
+    def ledger_key(self) -> str:
+        return self._keys("-")[11]
+
+    async def _move(self, op: str, job_id: str, *args: str | int) -> MoveResult:
+        reply = await self._script(keys=self._keys(job_id), args=[op, job_id, self.source, *args])
+        status, record = (str(part) for part in reply)
+        return MoveResult(status, json.loads(record) if record else {})
+
+    # --- the moves ---------------------------------------------------------------------
+    async def hold(self, job: LegacyJob, workflow_id: str) -> MoveResult:
+        """Take the job out of reach of legacy workers: held, locked, gone or moved."""
+        record = json.dumps({"workflow_id": workflow_id, "held_at": now_ms()})
+        return await self._move("hold", job.job_id, job.state, record)
+
+    async def confirm(self, job_id: str, record: dict[str, Any]) -> MoveResult:
+        """The workflow exists: move the job hash into the ledger."""
+        return await self._move("confirm", job_id, json.dumps(record))
+
+    async def unhold(self, job_id: str) -> MoveResult:
+        """The start definitely failed: put the job back where it was."""
+        return await self._move("unhold", job_id)
+
+    async def restore(self, job_id: str) -> MoveResult:
+        """Rollback: the job hash back from the ledger, into its original state."""
+        return await self._move("restore", job_id, now_ms())
+
+    async def held(self) -> dict[str, dict[str, Any]]:
+        raw = await self.client.hgetall(self.hold_key)
+        return {str(k): json.loads(v) for k, v in raw.items()}
+
+    async def ledger(self) -> dict[str, dict[str, Any]]:
+        raw = await self.client.hgetall(self.ledger_key)
+        return {str(k): json.loads(v) for k, v in raw.items()}
+
+    async def ledger_job(self, job_id: str) -> dict[str, str]:
+        """The job hash as it was when it moved (for reports and backups)."""
+        raw = await self.client.hgetall(self._keys(job_id)[10])
+        return {str(k): str(v) for k, v in raw.items()}
