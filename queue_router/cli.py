@@ -6,6 +6,8 @@ Commands:
     demo     enqueue jobs on real Redis + Temporal and print where they went
     worker     run the Temporal worker: catalogue workflows + registered processors
     rq-worker  run an RQ worker for the legacy path, with the same processors
+    migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
+    rollback   stop migrated workflows and put their jobs back, from the ledger
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from queue_router.errors import QueueRouterError
+from queue_router.migration.commands import add_commands as add_migration_commands
 from queue_router.settings import QueueConfig, Settings
 
 
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     rq_worker.add_argument("--queue", action="append", required=True, metavar="NAME")
     rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     rq_worker.set_defaults(func=cmd_rq_worker)
+    add_migration_commands(sub)
     sub.add_parser("demo", help="enqueue demo jobs on real servers", add_help=False).set_defaults(
         func=None
     )

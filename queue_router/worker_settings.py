@@ -1,4 +1,4 @@
-"""The settings only workers read: the Temporal worker, processors, effect claims, SMTP, webhooks.
+"""Settings of workers and operator commands: processors, effect claims, SMTP, webhooks, migration.
 
 Kept apart from the routing settings so each module reads in one sitting; ``Settings``
 inherits these fields, so one ``Settings.from_env()`` validates everything.
@@ -57,6 +57,13 @@ class WorkerSettings(BaseSettings):
     )
     """HMAC-SHA256 key of the reference webhook processor's signature header."""
     webhook_timeout_ms: int = Field(10_000, gt=0, validation_alias="WEBHOOK_TIMEOUT_MS")
+
+    migration_dry_run: bool = Field(False, validation_alias="MIGRATION_DRY_RUN")
+    """``migrate`` validates every job and writes nothing (same as ``--dry-run``)."""
+    migration_batch_size: int = Field(50, gt=0, validation_alias="MIGRATION_BATCH_SIZE")
+    """Jobs per migration batch (``--batch-size``)."""
+    migration_max_jobs: int = Field(0, ge=0, validation_alias="MIGRATION_MAX_JOBS")
+    """Most jobs one ``migrate`` run moves; 0 = all (``--max-jobs``)."""
 
     @property
     def processor_modules(self) -> list[str]:

@@ -123,11 +123,21 @@ class Migrator:
     ) -> list[tuple[QueueConfig, LegacyQueue, str, str]]:
         """(queue, legacy queue, job id, state) in processing order, up to ``max_jobs``."""
         found: list[tuple[QueueConfig, LegacyQueue, str, str]] = []
+        seen: set[tuple[str, str]] = set()
         for name in plan.queues:
             config = self.settings.queue(name)
             queue = self.legacy_queue(config)
+            paused = set(await queue.ids("paused")) if "prioritized" in plan.states else set()
             for state in plan.states:
-                found += [(config, queue, job_id, state) for job_id in await queue.ids(state)]
+                for job_id in await queue.ids(state):
+                    if (name, job_id) in seen:
+                        continue
+                    seen.add((name, job_id))
+                    if state == "prioritized":  # an index: the job sits in wait or paused
+                        state_now = "paused" if job_id in paused else "waiting"
+                    else:
+                        state_now = state
+                    found.append((config, queue, job_id, state_now))
         return found[: plan.max_jobs] if plan.max_jobs else found
 
     async def run(self, plan: MigrationPlan) -> MigrationReport:
