@@ -165,7 +165,7 @@ async def test_rollback_restores_the_queue_exactly(
 
             await asyncio.sleep(3600)
 
-        await start_worker(registry)
+        await start_worker(registry, worker_shutdown_grace_ms=0)
     router = await make_router(queues={QUEUE: {"mode": "bull"}})
     tag = f"rb{uuid.uuid4().hex[:4]}"
     await fill(router, tag)
