@@ -51,7 +51,9 @@ async def test_migration_survives_sigkill_at_random_points(
         before = redis_db.hlen(ledger_key)
         target = before + rng.randint(100, 900)
         process = spawn_worker(args, env)
-        while redis_db.hlen(ledger_key) < target and process.poll() is None:
+        while True:  # kill once this run has moved a random number of jobs
+            if redis_db.hlen(ledger_key) >= target or process.poll() is not None:
+                break
             await asyncio.sleep(0.01)
         process.send_signal(signal.SIGKILL)
         await asyncio.to_thread(process.wait)

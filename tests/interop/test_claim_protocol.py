@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +11,10 @@ import redis
 
 from activities import EffectClaims, effect_key
 from queue_router.devservers import RedisServer
+from tests.interop.node import TESTS, run_node
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
-TESTS = Path(__file__).parents[1]
 EXAMPLE = TESTS.parent / "examples" / "bull_claim_processor.js"
 
 
@@ -36,16 +32,8 @@ async def test_node_and_python_perform_each_effect_once_whoever_runs_first(
     for job_id in ("py-first", "node-first"):
         await router.enqueue("email-send", {"to": f"{job_id}@example.com"}, job_id=job_id)
 
-    node = shutil.which("node")
-    assert node, "node is required for the Bull interop tests"
-    out = await asyncio.to_thread(
-        subprocess.run,
-        [node, str(EXAMPLE), redis_server.url, "bull", "email-send", "2"],
-        capture_output=True, text=True, timeout=60, cwd=TESTS,
-        env={"NODE_PATH": str(TESTS / "node_modules"), "PATH": str(Path(node).parent)},
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    by_id = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    out = await run_node(EXAMPLE, redis_server.url, "bull", "email-send", "2")
+    by_id = {r["id"]: r for r in map(json.loads, out.splitlines())}
     assert by_id["py-first"] == {"id": "py-first", "outcome": "replayed",
                                  "result": {"message_id": "<py-first@python>"}}  # fmt: skip
     assert by_id["node-first"]["outcome"] == "performed"
