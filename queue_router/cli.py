@@ -8,6 +8,8 @@ Commands:
     rq-worker  run an RQ worker for the legacy path, with the same processors
     migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
     rollback   stop migrated workflows and put their jobs back, from the ledger
+    stats / health / check-stuck / validate   operations views (exit 1 = needs attention)
+    backup / restore   one Bull queue as JSON lines, restorable with identical job hashes
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 
 from queue_router.errors import QueueRouterError
 from queue_router.migration.commands import add_commands as add_migration_commands
+from queue_router.ops.commands import add_commands as add_ops_commands
 from queue_router.settings import QueueConfig, Settings
 
 
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     rq_worker.set_defaults(func=cmd_rq_worker)
     add_migration_commands(sub)
+    add_ops_commands(sub)
     sub.add_parser("demo", help="enqueue demo jobs on real servers", add_help=False).set_defaults(
         func=None
     )

@@ -78,6 +78,11 @@ class BullQueue(LegacyQueue):
             "held": await c.hlen(self.hold_key),
         }
 
+    async def finished_since(self, since_ms: int) -> tuple[int, int]:
+        done = await self.client.zcount(self.key("completed"), since_ms, "+inf")
+        failed = await self.client.zcount(self.key("failed"), since_ms, "+inf")
+        return int(done), int(failed)
+
     async def is_paused(self) -> bool:
         return bool(await self.client.exists(self.key("meta-paused")))
 

@@ -84,6 +84,10 @@ class LegacyQueue(ABC):
     @abstractmethod
     async def counts(self) -> dict[str, int]: ...
 
+    @abstractmethod
+    async def finished_since(self, since_ms: int) -> tuple[int, int]:
+        """(completed, failed) jobs that finished since ``since_ms``, as far as Redis keeps them."""
+
     def _keys(self, job_id: str) -> list[str]:
         """The KEYS of ``move.lua``, in its order."""
         job = self.job_key(job_id)

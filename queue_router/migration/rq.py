@@ -74,6 +74,19 @@ class RQQueue(LegacyQueue):
         return {**sizes, "held": int(await self.client.hlen(self.hold_key))}
 
 
+    async def finished_since(self, since_ms: int) -> tuple[int, int]:
+        """RQ scores its registries by expiry, not finish time: every kept entry counts."""
+        done = await self.client.zcard(f"rq:finished:{self.queue}")
+        failed = await self.client.zcard(self.key("failed"))
+        return int(done), int(failed)
+
+    async def started_expiries(self) -> list[tuple[str, float]]:
+        """(job id, heartbeat expiry in epoch seconds) of every started job."""
+        entries = await self.client.zrange(self.key("active"), 0, -1, withscores=True)
+        pairs: list[tuple[Any, Any]] = [tuple(entry) for entry in entries]
+        return [(str(member).split(":", 1)[0], float(score)) for member, score in pairs]
+
+
 def _legacy_job(queue: str, job: Job, state: str) -> LegacyJob:
     legacy = LegacyJob("rq", queue, job.id, state)
     try:

@@ -1,0 +1,1 @@
+"""Operator views and tools: stats, health, stuck jobs, validation, backup and restore."""
