@@ -30,7 +30,7 @@ async def backup(client: aioredis.Redis, prefix: str, queue: str, out: TextIO) -
     lists = {name: [str(i) for i in await client.lrange(key(name), 0, -1)] for name in _LISTS}
     zsets: dict[str, list[list[str]]] = {}
     for name in _ZSETS:
-        entries = await client.zrange(key(name), 0, -1, withscores=True, score_cast_func=str)
+        entries = await client.zrange(key(name), 0, -1, withscores=True, score_cast_func=_text)
         zsets[name] = [[str(part) for part in entry] for entry in entries]
     header = {
         "format": FORMAT, "source": "bull", "prefix": prefix, "queue": queue,
@@ -70,7 +70,8 @@ async def restore(client: aioredis.Redis, source: TextIO) -> tuple[str, int]:
                 pipe.rpush(key(name), *ids)
         for name, pairs in header["zsets"].items():
             if pairs:
-                pipe.zadd(key(name), {member: float(score) for member, score in pairs})
+                # Scores as Redis printed them: a delayed score has 16 digits.
+                pipe.zadd(key(name), dict(pairs))
         if header.get("id_counter") is not None:
             pipe.set(key("id"), header["id_counter"])
         if header.get("paused"):
@@ -78,6 +79,10 @@ async def restore(client: aioredis.Redis, source: TextIO) -> tuple[str, int]:
             pipe.hset(key("meta"), "paused", 1)
         await pipe.execute()
     return queue, len(jobs)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _header(line: str) -> dict[str, Any]:
