@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from activities import Registry
 from queue_router import JobOptions, QueueRouter, Settings
@@ -133,7 +133,7 @@ async def test_validate_flags_a_temporal_failure_rate_above_legacy(
             "aiQueryProcessing", JobEnvelope(queue, f"v{n}", "q", {}),
             id=f"{queue}/validate-{uuid.uuid4().hex[:6]}", task_queue=task_queue,
         )  # fmt: skip
-        with pytest.raises(Exception):
+        with pytest.raises(WorkflowFailureError):
             await handle.result()
     for _ in range(50):
         code, out = await cli(make_settings(), "validate", "--queue", queue, "--json")
