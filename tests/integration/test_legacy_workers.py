@@ -107,3 +107,28 @@ async def test_dual_write_to_rq_and_temporal_sends_each_email_once(
     assert all(pair == ["performed", "replayed"] for pair in outcomes.values()), outcomes
     sent = smtp.message_ids()
     assert len(sent) == 20 and len(set(sent)) == 20
+
+
+async def test_a_job_a_real_rq_worker_failed_migrates_and_rolls_back(
+    make_router: Callable[..., Any], spawn_worker: Callable[..., subprocess.Popen[bytes]],
+    redis_db: redis.Redis, temporal_client: Client,
+) -> None:  # fmt: skip
+    from queue_router.migration import MigrationPlan, rollback
+    from queue_router.migration.commands import open_migrator
+
+    router = await make_router(queues=TEST_QUEUES)
+    worker = spawn_worker(["rq-worker", "--queue", "hopeless", "--burst"], worker_env(router.settings))
+    job_id = f"hopeless-{uuid.uuid4().hex[:8]}"
+    await router.enqueue("hopeless", {"x": 1}, job_id=job_id)
+    assert (await rq_job_done(router.settings, job_id)).get_status() == JobStatus.FAILED
+    await asyncio.to_thread(worker.wait, 30)
+    failed_before = redis_db.zrange("rq:failed:hopeless", 0, -1, withscores=True)
+    async with open_migrator(router.settings) as migrator:
+        report = await migrator.run(MigrationPlan(["hopeless"], states=("failed",)))
+        assert report.counts() == {"moved": 1}, report.as_json()
+        assert redis_db.zcard("rq:failed:hopeless") == 0 and not redis_db.exists(f"rq:job:{job_id}")
+        back = await rollback(migrator, await migrator.temporal.client(), ["hopeless"], terminate=True)
+    assert back.counts() == {"restored": 1}
+    assert redis_db.zrange("rq:failed:hopeless", 0, -1, withscores=True) == failed_before
+    job = await rq_job_done(router.settings, job_id)  # readable by RQ again, as it was
+    assert job.get_status() == JobStatus.FAILED and job.args == ({"x": 1},)
