@@ -84,4 +84,4 @@ def attempt_of(job: Job) -> int:
     attempts = int((job.meta.get("queue_router") or {}).get("options", {}).get("attempts") or 1)
     if job.retries_left is None:
         return 1
-    return max(1, attempts - 1 - job.retries_left + 1)
+    return max(1, attempts - job.retries_left)

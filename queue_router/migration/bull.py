@@ -83,9 +83,6 @@ class BullQueue(LegacyQueue):
         failed = await self.client.zcount(self.key("failed"), since_ms, "+inf")
         return int(done), int(failed)
 
-    async def is_paused(self) -> bool:
-        return bool(await self.client.exists(self.key("meta-paused")))
-
     async def lock_ttl_ms(self, job_id: str) -> int:
         """Remaining lock of an active job; <= 0 means no live worker holds it."""
         return int(await self.client.pttl(self.key(f"{job_id}:lock")))

@@ -61,9 +61,11 @@ async def open_migrator(settings: Settings, **kwargs: Any) -> AsyncIterator[Migr
         tls=tls_config(settings), rpc_timeout_s=settings.temporal_rpc_timeout_ms / 1000,
         retry_s=settings.temporal_retry_ms / 1000,
     )  # fmt: skip
+    migrator = Migrator(settings, client, temporal, **kwargs)
     try:
-        yield Migrator(settings, client, temporal, **kwargs)
+        yield migrator
     finally:
+        await migrator.aclose()
         await client.aclose()
 
 
@@ -141,9 +143,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def run() -> MigrationReport:
         progress = Progress(0)
         async with open_migrator(settings, on_progress=progress) as migrator:
-            progress.total = len(await migrator.candidates(plan))
+            jobs = await migrator.candidates(plan)
+            progress.total = len(jobs)
             try:
-                return await migrator.run(plan)
+                return await migrator.run(plan, jobs)
             finally:
                 progress.close()
 

@@ -80,6 +80,11 @@ class MigrationReport:
         }
 
 
+@dataclass(frozen=True)
+class _Problem:
+    reason: str
+
+
 def bull_options(opts: dict[str, Any], *, delay_ms: int = 0) -> JobOptions:
     """Bull ``opts`` as ``JobOptions`` (what the workflow's retry policy is built from)."""
     backoff = opts.get("backoff")
@@ -111,12 +116,23 @@ class Migrator:
         self.redis = redis_client
         self.temporal = temporal
         self.on_progress = on_progress
+        self._queues: dict[tuple[str, str], LegacyQueue] = {}
 
     def legacy_queue(self, config: QueueConfig) -> LegacyQueue:
-        if config.legacy == "rq":
-            return RQQueue(self.redis, config.name, url=self.settings.redis_url,
-                           serializer=self.settings.rq_serializer)  # fmt: skip
-        return BullQueue(self.redis, config.name, prefix=self.settings.bull_prefix)
+        """The queue's legacy side; one instance per queue for the migrator's life."""
+        key = (config.name, config.legacy)
+        if key not in self._queues:
+            if config.legacy == "rq":
+                self._queues[key] = RQQueue(self.redis, config.name, url=self.settings.redis_url,
+                                            serializer=self.settings.rq_serializer)  # fmt: skip
+            else:
+                self._queues[key] = BullQueue(self.redis, config.name,
+                                              prefix=self.settings.bull_prefix)  # fmt: skip
+        return self._queues[key]
+
+    async def aclose(self) -> None:
+        for queue in self._queues.values():
+            await queue.aclose()
 
     async def candidates(
         self, plan: MigrationPlan
@@ -140,12 +156,18 @@ class Migrator:
                     found.append((config, queue, job_id, state_now))
         return found[: plan.max_jobs] if plan.max_jobs else found
 
-    async def run(self, plan: MigrationPlan) -> MigrationReport:
+    async def run(
+        self,
+        plan: MigrationPlan,
+        jobs: list[tuple[QueueConfig, LegacyQueue, str, str]] | None = None,
+    ) -> MigrationReport:
+        """Migrate ``jobs`` (default: the plan's ``candidates``, listed now)."""
         report = MigrationReport()
         if not plan.dry_run:
             for name in plan.queues:
                 await self._finish_held(self.settings.queue(name), report)
-        jobs = await self.candidates(plan)
+        if jobs is None:
+            jobs = await self.candidates(plan)
         limit = asyncio.Semaphore(plan.concurrency)
 
         async def one(item: tuple[QueueConfig, LegacyQueue, str, str]) -> None:
@@ -174,10 +196,11 @@ class Migrator:
         queue = self.legacy_queue(config)
         for job_id, hold in (await queue.held()).items():
             job = await queue.read(job_id, hold["state"])
-            if job is None or job.problem:
+            data_json = self._encoded(config, job) if job is not None else _Problem("gone")
+            if job is None or isinstance(data_json, _Problem):
                 await queue.unhold(job_id)
                 continue
-            self._record(report, await self._start_and_confirm(config, queue, job))
+            self._record(report, await self._start_and_confirm(config, queue, job, data_json))
 
     async def migrate_one(
         self, config: QueueConfig, queue: LegacyQueue, job_id: str, state: str, *, dry_run: bool
@@ -185,9 +208,9 @@ class Migrator:
         job = await queue.read(job_id, state)
         if job is None:
             return JobOutcome(config.name, job_id, state, "skipped", "job hash is gone")
-        problem = job.problem or self._invalid(config, job)
-        if problem:
-            return JobOutcome(config.name, job_id, state, "invalid", problem)
+        data_json = self._encoded(config, job)
+        if isinstance(data_json, _Problem):
+            return JobOutcome(config.name, job_id, state, "invalid", data_json.reason)
         if dry_run:
             return JobOutcome(config.name, job_id, state, "valid")
         held = await queue.hold(job, workflow_id(config.name, job_id))
@@ -196,28 +219,29 @@ class Migrator:
                       "gone": "removed before it could be held",
                       "moved": f"no longer {state} (taken by a worker?); left alone"}  # fmt: skip
             return JobOutcome(config.name, job_id, state, "skipped", reason[held.status])
-        return await self._start_and_confirm(config, queue, job)
+        return await self._start_and_confirm(config, queue, job, data_json)
 
-    def _invalid(self, config: QueueConfig, job: LegacyJob) -> str | None:
+    def _encoded(self, config: QueueConfig, job: LegacyJob) -> str | _Problem:
+        """The payload as the workflow will carry it, or why the job cannot migrate."""
+        if job.problem:
+            return _Problem(job.problem)
         try:
-            encode_payload(config.name, job.data, limit=self.settings.max_payload_bytes)
             bull_options(job.opts)
+            return encode_payload(config.name, job.data, limit=self.settings.max_payload_bytes)
         except PayloadError as exc:
-            return exc.problem
+            return _Problem(exc.problem)
         except (TypeError, ValueError, AttributeError) as exc:
-            return f"job options cannot be translated: {exc}"
-        return None
+            return _Problem(f"job options cannot be translated: {exc}")
 
     async def _start_and_confirm(
-        self, config: QueueConfig, queue: LegacyQueue, job: LegacyJob
+        self, config: QueueConfig, queue: LegacyQueue, job: LegacyJob, data_json: str
     ) -> JobOutcome:
         wf_id = workflow_id(config.name, job.job_id)
         outcome = JobOutcome(config.name, job.job_id, job.state, "failed", workflow_id=wf_id)
         delay = max(0, job.due_ms - now_ms()) if job.due_ms else 0
         request = EnqueueRequest(
             queue=config.name, job_id=job.job_id, job_name=job.name or config.job_name,
-            data=job.data, data_json=encode_payload(config.name, job.data,
-                                                    limit=self.settings.max_payload_bytes),
+            data=job.data, data_json=data_json,
             options=bull_options(job.opts, delay_ms=delay), timestamp_ms=job.timestamp_ms,
             workflow_type=config.workflow_type, task_queue=config.task_queue,
             rq_function=config.rq_function,

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from backends.bull import bull_script
+from queue_router.lifecycle import AsyncLifecycle
 
 __all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
 
@@ -55,7 +56,7 @@ class MoveResult:
     record: dict[str, Any]
 
 
-class LegacyQueue(ABC):
+class LegacyQueue(AsyncLifecycle, ABC):
     """One queue of a legacy backend: reads are plain commands, writes go through ``move.lua``."""
 
     source = "legacy"
@@ -88,24 +89,25 @@ class LegacyQueue(ABC):
     async def finished_since(self, since_ms: int) -> tuple[int, int]:
         """(completed, failed) jobs that finished since ``since_ms``, as far as Redis keeps them."""
 
-    def _keys(self, job_id: str) -> list[str]:
-        """The KEYS of ``move.lua``, in its order."""
-        job = self.job_key(job_id)
-        ledger = f"queue-router:ledger:{self.source}:{self.key('')}"
-        return [
-            job, f"{job}:lock", f"{job}:logs", self.key("wait"), self.key("paused"),
-            self.key("meta-paused"), self.key("delayed"), self.key("priority"),
-            self.key("failed"), self.key("qr-migrating"), f"{ledger}job:{job_id}",
-            ledger, "queue-router:ledger:seq",
-        ]  # fmt: skip
-
     @property
     def hold_key(self) -> str:
-        return self._keys("-")[9]
+        """Hash of the jobs a migration holds: id -> where they came from."""
+        return self.key("qr-migrating")
 
     @property
     def ledger_key(self) -> str:
-        return self._keys("-")[11]
+        """Hash of the jobs migrated: id -> workflow, run and original state."""
+        return f"queue-router:ledger:{self.source}:{self.key('')}"
+
+    def _keys(self, job_id: str) -> list[str]:
+        """The KEYS of ``move.lua``, in its order."""
+        job = self.job_key(job_id)
+        return [
+            job, f"{job}:lock", f"{job}:logs", self.key("wait"), self.key("paused"),
+            self.key("meta-paused"), self.key("delayed"), self.key("priority"),
+            self.key("failed"), self.hold_key, f"{self.ledger_key}job:{job_id}",
+            self.ledger_key, "queue-router:ledger:seq",
+        ]  # fmt: skip
 
     async def _move(self, op: str, job_id: str, *args: str | int) -> MoveResult:
         reply = await self._script(keys=self._keys(job_id), args=[op, job_id, self.source, *args])
@@ -137,8 +139,3 @@ class LegacyQueue(ABC):
     async def ledger(self) -> dict[str, dict[str, Any]]:
         raw = await self.client.hgetall(self.ledger_key)
         return {str(k): json.loads(v) for k, v in raw.items()}
-
-    async def ledger_job(self, job_id: str) -> dict[str, str]:
-        """The job hash as it was when it moved (for reports and backups)."""
-        raw = await self.client.hgetall(self._keys(job_id)[10])
-        return {str(k): str(v) for k, v in raw.items()}

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from activities.legacy import attempt_of
 from queue_router.migration.queues import LegacyJob, LegacyQueue
 
 __all__ = ["RQQueue"]
@@ -105,14 +106,8 @@ def _legacy_job(queue: str, job: Job, state: str) -> LegacyJob:
     if state == "failed":
         result = job.latest_result()
         legacy.failed_reason = _last_line(result.exc_string) if result else None
-    legacy.attempts_made = _attempts_made(legacy.opts, job)
+    legacy.attempts_made = attempt_of(job) - 1  # the run RQ would make next, minus one
     return legacy
-
-
-def _attempts_made(opts: dict[str, Any], job: Job) -> int:
-    attempts = int(opts.get("attempts") or 1)
-    left = job.retries_left
-    return attempts - 1 - left if left is not None else 0
 
 
 def _last_line(text: str | None) -> str | None:
