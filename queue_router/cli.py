@@ -18,9 +18,11 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from queue_router.errors import QueueRouterError
 from queue_router.migration.commands import add_commands as add_migration_commands
@@ -153,5 +155,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def entry() -> NoReturn:
+    """The console script: ``main()``, then exit without interpreter finalization.
+
+    A process that used a Temporal client can abort while Python finalizes (the SDK's
+    Rust threads call back into a dying interpreter; temporalio/sdk-python#300), which
+    would turn a finished command into exit code -6. So once the command is done and
+    its output flushed, the process leaves with ``os._exit``.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
