@@ -40,7 +40,7 @@ PERCENTAGE ?= 25
 JOBS ?= 3000
 
 demo: $(STAMP)
-	$(BIN)/python -m queue_router.demo --percentage $(PERCENTAGE) --jobs $(JOBS)
+	$(BIN)/python -m queue_router.testing.demo --percentage $(PERCENTAGE) --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py

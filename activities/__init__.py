@@ -1,31 +1,11 @@
-"""Processors and the activities that run them under Temporal and RQ alike.
+"""The Temporal activity that runs processors, the RQ job function, and reference processors.
 
-Write a processor once::
-
-    from activities import JobContext, processor
-
-    @processor("document-generation")
-    async def generate(job: JobContext) -> dict:
-        pdf = await render(job.data)
-        url = await job.effect("upload", f"upload {job.job_id}.pdf", lambda: upload(pdf))
-        return {"url": url}
-
-``queue-router worker`` runs it as a Temporal activity; ``queue-router rq-worker`` runs
-it as an RQ job. ``job.effect`` performs a side effect once per job across both.
+``activities.temporal``: the one activity type every workflow runs. ``activities.legacy``:
+the function RQ jobs call. ``activities.email`` / ``activities.webhook``: reference
+processors (SMTP, signed webhooks). Processors themselves are written against
+``queue_router.processors`` (``JobContext``, ``@processor``).
 """
 
-from activities.context import JobContext
-from activities.effects import EffectClaims, effect_key
-from activities.registry import Processor, Registry, default_registry, processor
 from activities.temporal import ProcessorActivities
 
-__all__ = [
-    "EffectClaims",
-    "JobContext",
-    "Processor",
-    "ProcessorActivities",
-    "Registry",
-    "default_registry",
-    "effect_key",
-    "processor",
-]
+__all__ = ["ProcessorActivities"]

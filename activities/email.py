@@ -14,10 +14,10 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from activities.context import JobContext
-from activities.registry import processor
+from queue_router.config import SmtpSettings
 from queue_router.errors import JobError, PermanentJobError
-from queue_router.worker_settings import WorkerSettings
+from queue_router.processors.context import JobContext
+from queue_router.processors.registry import processor
 
 __all__ = ["EMAIL_QUEUES", "build_message", "send_email"]
 
@@ -30,7 +30,7 @@ async def send_email(job: JobContext) -> dict[str, Any]:
     recipients = [addr.strip() for addr in str(message["To"]).split(",")]
 
     async def send() -> dict[str, Any]:
-        await asyncio.to_thread(_deliver, job.settings, message, job.queue, job.job_id)
+        await asyncio.to_thread(_deliver, job.settings.smtp, message, job.queue, job.job_id)
         return {"message_id": message["Message-ID"], "to": recipients}
 
     sent = await job.effect(
@@ -56,7 +56,7 @@ def build_message(job: JobContext) -> EmailMessage:
                 f"queue {job.queue!r} job {job.job_id!r}: field {field!r} must be a string"
             )
     message = EmailMessage()
-    message["From"] = data.get("from") or job.settings.smtp_from
+    message["From"] = data.get("from") or job.settings.smtp.smtp_from
     message["To"] = ", ".join(to)
     message["Subject"] = data["subject"]
     message["Message-ID"] = f"<{job.job_id}.{job.queue}@queue-router>"
@@ -68,7 +68,7 @@ def build_message(job: JobContext) -> EmailMessage:
     return message
 
 
-def _deliver(settings: WorkerSettings, message: EmailMessage, queue: str, job_id: str) -> None:
+def _deliver(settings: SmtpSettings, message: EmailMessage, queue: str, job_id: str) -> None:
     timeout = settings.smtp_timeout_ms / 1000
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:

@@ -18,10 +18,14 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from activities.effects import EffectClaims
-from activities.registry import default_registry, import_processor_modules, run_processor
+from queue_router.config import Settings
 from queue_router.errors import JobError, PermanentJobError
-from queue_router.settings import Settings
+from queue_router.processors.effects import EffectClaims
+from queue_router.processors.registry import (
+    default_registry,
+    import_processor_modules,
+    run_processor,
+)
 from workflows.envelope import JobEnvelope, JobResult
 
 __all__ = ["attempt_of", "envelope_of", "run_rq_job"]
@@ -30,7 +34,7 @@ __all__ = ["attempt_of", "envelope_of", "run_rq_job"]
 @cache
 def _settings() -> Settings:
     settings = Settings.from_env()
-    import_processor_modules(settings.processor_modules)
+    import_processor_modules(settings.worker.processor_modules)
     return settings
 
 
@@ -50,7 +54,9 @@ def run_rq_job(data: Any) -> dict[str, Any]:
 
 async def _run(envelope: JobEnvelope, attempt: int, settings: Settings) -> JobResult:
     claims = EffectClaims.from_url(
-        settings.redis_url, lease_ms=settings.effect_lease_ms, ttl_s=settings.effect_ttl_s
+        settings.redis.redis_url,
+        lease_ms=settings.worker.effect_lease_ms,
+        ttl_s=settings.worker.effect_ttl_s,
     )
     try:
         return await run_processor(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.effects import EffectClaims
-from activities.registry import Registry, default_registry, run_processor
+from queue_router.config import Settings
 from queue_router.errors import PermanentJobError
-from queue_router.settings import Settings
+from queue_router.processors.effects import EffectClaims
+from queue_router.processors.registry import Registry, default_registry, run_processor
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
 
 __all__ = ["ProcessorActivities"]

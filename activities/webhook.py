@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
-from activities.context import JobContext
-from activities.registry import processor
 from queue_router.errors import JobError, PermanentJobError
+from queue_router.processors.context import JobContext
+from queue_router.processors.registry import processor
 
 __all__ = ["deliver_webhook", "sign"]
 
@@ -45,7 +45,7 @@ async def deliver_webhook(job: JobContext) -> dict[str, Any]:
     where = f"queue {job.queue!r} job {job.job_id!r}"
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise PermanentJobError(f"{where}: field 'url' must be an http(s) URL, got {url!r}")
-    secret = job.settings.webhook_signing_secret
+    secret = job.settings.webhook.webhook_signing_secret
     if secret is None:
         raise PermanentJobError(
             f"{where}: WEBHOOK_SIGNING_SECRET is not set; refusing to send unsigned"
@@ -65,7 +65,7 @@ async def deliver_webhook(job: JobContext) -> dict[str, Any]:
             "X-Webhook-Timestamp": timestamp,
             "X-Webhook-Signature": sign(secret.get_secret_value(), timestamp, body),
         }
-        timeout = job.settings.webhook_timeout_ms / 1000
+        timeout = job.settings.webhook.webhook_timeout_ms / 1000
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 response = await client.post(url, content=body, headers=headers)

@@ -1,10 +1,10 @@
 """Backends: one class per system, behind the one contract in ``backends.base``."""
 
-from backends.base import Backend, EnqueueRequest
 from backends.bull import BullBackend
-from backends.memory import MemoryBackend
 from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
+from queue_router.contract import Backend, EnqueueRequest
+from queue_router.testing.memory import MemoryBackend
 
 __all__ = [
     "Backend",

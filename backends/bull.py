@@ -15,11 +15,10 @@ from importlib import resources
 import redis.asyncio as aredis
 
 from backends._redis import async_client, eviction_preflight, write_or_classify
-from backends.base import Backend, EnqueueRequest
+from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
 __all__ = ["BullBackend", "bull_script"]
-
 
 
 def bull_script(name: str, package: str = "backends") -> str:

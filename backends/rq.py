@@ -19,7 +19,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Retry
 
 from backends._redis import eviction_preflight, sync_client, write_or_classify
-from backends.base import Backend, EnqueueRequest
+from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
 __all__ = ["RQBackend"]
@@ -76,7 +76,7 @@ class RQBackend(Backend):
                     "shadow": request.shadow,
                 }
             },
-            "at_front": options.lifo,
+            "at_front": bool(options.lifo),
             "unique": True,
         }
         if options.timeout_ms is not None:

@@ -16,7 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
-from backends.base import Backend, EnqueueRequest
+from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from workflows.envelope import JobEnvelope, workflow_id

@@ -16,8 +16,8 @@ import uuid
 from typing import Any
 
 from queue_router import QueueRouter, Settings
-from queue_router.demo import servers
-from queue_router.devservers import connect_temporal, free_port
+from queue_router.testing.demo import servers
+from queue_router.testing.devservers import connect_temporal, free_port
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
@@ -68,7 +68,7 @@ async def main(jobs: int, concurrency: int) -> None:
         queues: dict[str, Any] = {
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }
-        settings = Settings(
+        settings = Settings.from_env(
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
         )  # fmt: skip

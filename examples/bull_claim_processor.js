@@ -10,7 +10,7 @@ const fs = require("fs");
 const path = require("path");
 const Queue = require("bull");
 
-const SCRIPTS = path.join(__dirname, "..", "activities");
+const SCRIPTS = path.join(__dirname, "..", "queue_router", "processors");
 const COMPLETE = fs.readFileSync(path.join(SCRIPTS, "effect_complete.lua"), "utf8");
 const RELEASE = fs.readFileSync(path.join(SCRIPTS, "effect_release.lua"), "utf8");
 const LEASE_MS = Number(process.env.QUEUE_ROUTER_EFFECT_LEASE_MS || 300000);

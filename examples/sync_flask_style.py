@@ -5,9 +5,9 @@ One router per process: it keeps its own event loop thread and connections.
 
 from __future__ import annotations
 
-from queue_router import QueueRouter
+from queue_router import SyncQueueRouter
 
-router = QueueRouter.from_env_sync()
+router = SyncQueueRouter.from_env()
 
 
 def signup_view(user_id: str, email: str) -> str:

@@ -1,23 +1,30 @@
-"""The one exception tree of queue-router.
+"""The one exception tree of queue-router: one meaning per class.
 
 Every failure of ``enqueue()`` says which of the three outcomes of the reliability
-contract happened, so a caller knows whether a retry is needed and whether it is safe::
+contract happened, so a caller knows whether a retry is needed and whether it is safe.
+Errors about the *setup* (settings, credentials, a server a command cannot reach) are
+kept apart from errors about *one job*, because their fixes differ::
 
     QueueRouterError
-    ├── ConfigError              bad settings; raised by from_env() before any connection
-    ├── UnknownQueueError        the queue is not in the catalogue (also a ConfigError)
-    ├── NotEnqueuedError         the job was definitely NOT written anywhere
-    │   ├── PayloadError         not JSON-serializable or over the size limit
-    │   └── BackendUnavailable   the server refused, was unreachable, or rejected the write
-    ├── EnqueueOutcomeUnknown    the job may or may not exist; retrying with the same
-    │                            job_id is safe (every write is idempotent by job id)
-    └── JobError                 raised while a job RUNS (in a worker), never by enqueue()
-        ├── PermanentJobError    retrying cannot help (a 4xx, bad job data): fail now
+    ├── ConfigError               a setting is missing or wrong; names the env var
+    │   └── CredentialsRejected   a server refused our credentials (also NotEnqueuedError)
+    ├── StartupError              a preflight refused, or a command cannot reach a server
+    ├── NotEnqueuedError          this job was definitely NOT written anywhere
+    │   ├── UnknownQueueError     the queue is not configured ("did you mean ...")
+    │   ├── InvalidJobError       the job itself is bad: id, name or options
+    │   │   └── PayloadError      the data: not JSON-serializable or over the size limit
+    │   ├── BackendUnavailable    a server was unreachable, or refused this write
+    │   └── CredentialsRejected   (see above: nothing was written, and settings must change)
+    ├── EnqueueOutcomeUnknown     the job may or may not exist; retrying with the same
+    │                             job_id is safe (every write is idempotent by job id)
+    └── JobError                  raised while a job RUNS (in a worker), never by enqueue()
+        ├── PermanentJobError     retrying cannot help (a 4xx, bad job data): fail now
         │   └── ProcessorNotRegistered  no processor is registered for the job's queue
-        └── EffectInProgress     another run holds the side effect's claim: retry later
+        └── EffectInProgress      another run holds the side effect's claim: retry later
 
 ``NotEnqueuedError`` exists so callers can write one ``except`` for "definitely not
-written, retry or give up as you like" without listing its branches.
+written, retry or give up as you like" without listing its branches. This module
+imports nothing of the project: backends import it without initialising the router.
 """
 
 from __future__ import annotations
@@ -25,14 +32,17 @@ from __future__ import annotations
 __all__ = [
     "BackendUnavailable",
     "ConfigError",
+    "CredentialsRejected",
     "EffectInProgress",
     "EnqueueOutcomeUnknown",
+    "InvalidJobError",
     "JobError",
     "NotEnqueuedError",
     "PayloadError",
     "PermanentJobError",
     "ProcessorNotRegistered",
     "QueueRouterError",
+    "StartupError",
     "UnknownQueueError",
 ]
 
@@ -45,19 +55,26 @@ class ConfigError(QueueRouterError, ValueError):
     """A setting is missing or invalid; the message names the env var and allowed values."""
 
 
-class UnknownQueueError(ConfigError, KeyError):
-    """The queue name is not in the catalogue; the message lists the close matches."""
+class StartupError(QueueRouterError):
+    """Setting up failed: a preflight refused, or a server a command needs is unreachable.
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
+    Says nothing about any job: no job was being written.
+    """
 
 
 class NotEnqueuedError(QueueRouterError):
     """The job was definitely not written to any backend."""
 
 
-class PayloadError(NotEnqueuedError, ValueError):
-    """The payload cannot be stored: not JSON-serializable, or over the size limit."""
+class UnknownQueueError(NotEnqueuedError, KeyError):
+    """The queue name is not configured; the message lists the close matches."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidJobError(NotEnqueuedError, ValueError):
+    """The job cannot be stored as given: its id, name, options or data are invalid."""
 
     def __init__(self, queue: str, problem: str) -> None:
         super().__init__(f"queue {queue!r}: {problem}")
@@ -65,8 +82,12 @@ class PayloadError(NotEnqueuedError, ValueError):
         self.problem = problem
 
 
+class PayloadError(InvalidJobError):
+    """The job's data cannot be stored: not JSON-serializable, or over the size limit."""
+
+
 class BackendUnavailable(NotEnqueuedError):
-    """A backend provably did not take the job: unreachable, refused, or rejected it.
+    """A backend provably did not take this job: unreachable, or it refused the write.
 
     ``cause`` keeps the underlying error so operators can see the real reason.
     """
@@ -76,6 +97,19 @@ class BackendUnavailable(NotEnqueuedError):
         self.backend = backend
         self.reason = reason
         self.cause = cause
+
+
+class CredentialsRejected(NotEnqueuedError, ConfigError):
+    """A server refused our credentials before running any command.
+
+    Nothing was written, and retrying cannot help until the setting named in the
+    message is fixed. The message never contains the secret itself.
+    """
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(f"{backend}: {reason}")
+        self.backend = backend
+        self.reason = reason
 
 
 class EnqueueOutcomeUnknown(QueueRouterError):

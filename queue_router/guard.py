@@ -3,16 +3,30 @@
 Without it, every enqueue during a Temporal outage waits out the SDK's retry budget before
 falling back. After ``failures`` definite Temporal failures in a row the guard opens: for
 ``cooldown_s`` jobs routed to Temporal go straight to the legacy queue (the receipt says
-so). Then one call probes Temporal again; success closes the guard, failure re-opens it.
-Only definite failures count: an unknown outcome says nothing about Temporal's health.
+so). Then one call probes Temporal again. Every way that probe can end settles the
+guard: success closes it; a definite failure, an unknown outcome, a cancellation or any
+other error re-opens it for another cooldown. (A probe left unsettled would keep the
+guard open forever, since no other call may try Temporal while it is out.)
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from enum import Enum
 
-__all__ = ["RollbackGuard"]
+__all__ = ["Admission", "RollbackGuard"]
+
+
+class Admission(Enum):
+    """What one Temporal-bound call may do now."""
+
+    GO = "go"
+    """The guard is closed: try Temporal."""
+    PROBE = "probe"
+    """The cooldown is over and this call is the one probe: try Temporal, then settle."""
+    FALL_BACK = "fall_back"
+    """The guard is open: go to the legacy queue without trying Temporal."""
 
 
 class RollbackGuard:
@@ -26,14 +40,18 @@ class RollbackGuard:
         self._opened_at: float | None = None
         self._probing = False
 
-    def allows(self) -> bool:
-        """True if this call may try Temporal (guard closed, or the one probe after cooldown)."""
+    @property
+    def is_open(self) -> bool:
+        return self._opened_at is not None
+
+    def admit(self) -> Admission:
+        """Whether this call may try Temporal; the probe's caller must ``settle_probe()``."""
         if self.failures <= 0 or self._opened_at is None:
-            return True
+            return Admission.GO
         if self._probing or self._clock() - self._opened_at < self.cooldown_s:
-            return False
+            return Admission.FALL_BACK
         self._probing = True
-        return True
+        return Admission.PROBE
 
     def retry_in_s(self) -> float:
         if self._opened_at is None:
@@ -54,3 +72,12 @@ class RollbackGuard:
             self._opened_at = self._clock()
             return True
         return False
+
+    def settle_probe(self) -> None:
+        """The probe ended without a success or a definite failure: re-open for a cooldown.
+
+        A no-op when ``record_success``/``record_failure`` already settled it.
+        """
+        if self._probing:
+            self._probing = False
+            self._opened_at = self._clock()

@@ -1,7 +1,8 @@
 """Checks made before anything is written: the job id and the payload.
 
-Both raise ``PayloadError`` (a "definitely not written" error) naming the queue, so a
-bad job never reaches one backend and not the other.
+A bad id or name raises ``InvalidJobError``, bad data its subclass ``PayloadError``: both
+are "definitely not written" errors naming the queue, so a bad job never reaches one
+backend and not the other.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from queue_router.errors import PayloadError
+from queue_router.errors import InvalidJobError, PayloadError
 
 __all__ = ["ENVELOPE_RESERVE", "encode_payload", "validate_job_id", "validate_job_name"]
 
@@ -53,19 +54,19 @@ def validate_job_id(queue: str, job_id: str) -> None:
     not one of Bull's structural key names.
     """
     if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
-        raise PayloadError(queue, f"job_id {job_id!r} must be 1-128 letters, digits, '_' or '-'")
+        raise InvalidJobError(queue, f"job_id {job_id!r} must be 1-128 letters, digits, '_' or '-'")
     if job_id.isdigit():
-        raise PayloadError(
+        raise InvalidJobError(
             queue, f"job_id {job_id!r} is all digits and would collide with Bull's own ids"
         )
     if job_id in _BULL_SUFFIXES:
-        raise PayloadError(queue, f"job_id {job_id!r} is a reserved Bull key name")
+        raise InvalidJobError(queue, f"job_id {job_id!r} is a reserved Bull key name")
 
 
 def validate_job_name(queue: str, name: str) -> None:
     """Bull job names must be non-empty text; bounded so the envelope reserve holds."""
     if not isinstance(name, str) or not 0 < len(name) <= _MAX_NAME:
-        raise PayloadError(queue, f"job name {name!r} must be 1-{_MAX_NAME} characters")
+        raise InvalidJobError(queue, f"job name {name!r} must be 1-{_MAX_NAME} characters")
 
 
 def encode_payload(queue: str, data: Any, *, limit: int) -> str:

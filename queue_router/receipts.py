@@ -6,11 +6,13 @@ Frozen dataclasses, so a receipt can be logged, compared and stored without surp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from queue_router.routing import Mode
 
 __all__ = ["Backoff", "JobOptions", "Placement", "Receipt"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class JobOptions:
     delay_ms: int = 0
     priority: int | None = None
     backoff: Backoff | None = None
-    lifo: bool = False
+    lifo: bool | None = None
     timeout_ms: int | None = None
     remove_on_complete: bool | int | None = None
     remove_on_fail: bool | int | None = None
@@ -54,7 +56,7 @@ class JobOptions:
             delay_ms=self.delay_ms or defaults.delay_ms,
             priority=self.priority if self.priority is not None else defaults.priority,
             backoff=self.backoff or defaults.backoff,
-            lifo=self.lifo or defaults.lifo,
+            lifo=_first(self.lifo, defaults.lifo),
             timeout_ms=self.timeout_ms or defaults.timeout_ms,
             remove_on_complete=_first(self.remove_on_complete, defaults.remove_on_complete),
             remove_on_fail=_first(self.remove_on_fail, defaults.remove_on_fail),
@@ -78,7 +80,8 @@ class JobOptions:
         return out
 
 
-def _first(value: bool | int | None, default: bool | int | None) -> bool | int | None:
+def _first(value: T | None, default: T | None) -> T | None:
+    """The job's own value when it set one (``False`` and ``0`` included), else the default."""
     return value if value is not None else default
 
 

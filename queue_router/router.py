@@ -20,25 +20,22 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from backends.base import Backend, EnqueueRequest
+from queue_router.config import QueueConfig, Settings
+from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
 from queue_router.errors import (
     BackendUnavailable,
+    ConfigError,
     EnqueueOutcomeUnknown,
     NotEnqueuedError,
     QueueRouterError,
 )
-from queue_router.guard import RollbackGuard
-from queue_router.lifecycle import AsyncLifecycle
+from queue_router.guard import Admission, RollbackGuard
 from queue_router.payload import encode_payload, validate_job_id, validate_job_name
 from queue_router.receipts import JobOptions, Placement, Receipt
 from queue_router.routing import Route
-from queue_router.settings import QueueConfig, Settings
 from queue_router.shadow import ShadowRunner
-
-if TYPE_CHECKING:
-    from queue_router.sync import SyncQueueRouter
 
 log = logging.getLogger("queue_router")
 
@@ -70,14 +67,14 @@ class QueueRouter(AsyncLifecycle):
         self._backends = dict(backends)
         self._queues: dict[str, QueueConfig] = {}
         self.stats: Counter[str] = Counter()
+        routing = self.settings.routing
         self._shadow = ShadowRunner(
-            max_in_flight=self.settings.shadow_max_in_flight,
-            timeout_s=self.settings.temporal_rpc_timeout_ms / 1000 * 2,
+            max_in_flight=routing.shadow_max_in_flight,
+            timeout_s=self.settings.temporal.temporal_rpc_timeout_ms / 1000 * 2,
             stats=self.stats,
         )
         self._guard = RollbackGuard(
-            failures=self.settings.guard_failures,
-            cooldown_s=self.settings.guard_cooldown_ms / 1000,
+            failures=routing.guard_failures, cooldown_s=routing.guard_cooldown_ms / 1000
         )
         self._unresolved = BoundedSet(10_000)
         for name in self.settings.queue_names():  # fail now, not on the first job
@@ -87,13 +84,6 @@ class QueueRouter(AsyncLifecycle):
     def from_env(cls, **overrides: Any) -> QueueRouter:
         """A router configured from env vars; bad settings raise ``ConfigError`` now."""
         return cls(Settings.from_env(**overrides))
-
-    @classmethod
-    def from_env_sync(cls, **overrides: Any) -> SyncQueueRouter:
-        """The blocking facade (for Django/Flask code), configured from env vars."""
-        from queue_router.sync import SyncQueueRouter
-
-        return SyncQueueRouter(cls.from_env(**overrides))
 
     async def startup(self) -> None:
         """Run each backend's preflight (e.g. Redis eviction policy); never needs Temporal up.
@@ -119,7 +109,10 @@ class QueueRouter(AsyncLifecycle):
             config = self._queues[name] = self.settings.queue(name)
             for needed in {config.legacy, "temporal"}:
                 if needed not in self._backends:
-                    raise BackendUnavailable(needed, f"no {needed!r} backend given for {name!r}")
+                    raise ConfigError(
+                        f"queue {name!r} needs a {needed!r} backend, but the router was given "
+                        f"only {', '.join(sorted(self._backends)) or 'none'}"
+                    )
         return config
 
     def route(self, queue: str, key: str) -> Route:
@@ -150,8 +143,8 @@ class QueueRouter(AsyncLifecycle):
             A ``Receipt`` naming every backend that now holds the job.
 
         Raises:
-            UnknownQueueError, PayloadError: bad input; nothing was written.
-            BackendUnavailable: no backend took the job; nothing was written.
+            UnknownQueueError, InvalidJobError (PayloadError): bad input; nothing written.
+            BackendUnavailable, CredentialsRejected: no backend took the job; nothing written.
             EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
         """
         config = self._queue(queue)
@@ -163,7 +156,7 @@ class QueueRouter(AsyncLifecycle):
             job_id=job_id,
             job_name=name or config.job_name,
             data=data,
-            data_json=encode_payload(queue, data, limit=self.settings.max_payload_bytes),
+            data_json=encode_payload(queue, data, limit=self.settings.routing.max_payload_bytes),
             options=(options or JobOptions()).with_defaults(config.defaults),
             timestamp_ms=int(time.time() * 1000),
             workflow_type=config.workflow_type,
@@ -195,8 +188,9 @@ class QueueRouter(AsyncLifecycle):
             ) from exc
 
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
-        may_fall_back = route.to_temporal and self.settings.bull_fallback
-        if may_fall_back and not self._guard.allows():
+        may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
+        admission = self._guard.admit() if may_fall_back else Admission.GO
+        if admission is Admission.FALL_BACK:
             reason = (
                 f"rollback guard open after {self._guard.failures} Temporal failures in a row; "
                 f"Temporal is tried again in {self._guard.retry_in_s():.0f}s"
@@ -215,9 +209,13 @@ class QueueRouter(AsyncLifecycle):
             if route.to_temporal:
                 self._unresolved.add((request.queue, request.job_id))
             raise
-        if route.to_temporal:
-            self._guard.record_success()
-            self._unresolved.discard((request.queue, request.job_id))
+        else:
+            if route.to_temporal:
+                self._guard.record_success()
+                self._unresolved.discard((request.queue, request.job_id))
+        finally:
+            if admission is Admission.PROBE:
+                self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
         return _receipt(route, request, (placement,))
 
     async def _fall_back(
@@ -273,10 +271,6 @@ class QueueRouter(AsyncLifecycle):
         raise EnqueueOutcomeUnknown(
             "dual", request.job_id, "; ".join(str(e) for e in errors), cause=errors[0]
         ) from errors[0]
-
-    @property
-    def shadow_in_flight(self) -> int:
-        return self._shadow.in_flight
 
 
 def _receipt(

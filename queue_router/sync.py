@@ -11,13 +11,11 @@ import asyncio
 import threading
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from queue_router.receipts import JobOptions, Receipt
+from queue_router.router import QueueRouter
 from queue_router.routing import Route
-
-if TYPE_CHECKING:
-    from queue_router.router import QueueRouter
 
 T = TypeVar("T")
 
@@ -25,7 +23,12 @@ __all__ = ["SyncQueueRouter"]
 
 
 class SyncQueueRouter:
-    """Blocking facade over a ``QueueRouter``; use as a context manager or call ``close()``."""
+    """Blocking sibling of ``QueueRouter``; use as a context manager or call ``close()``.
+
+    Args:
+        router: the async router it drives; its ``startup()`` runs now, and if that
+            raises, the loop thread is stopped before the error reaches the caller.
+    """
 
     def __init__(self, router: QueueRouter) -> None:
         self.router = router
@@ -35,7 +38,16 @@ class SyncQueueRouter:
         )
         self._thread.start()
         self._closed = False
-        self._run(router.startup())
+        try:
+            self._run(router.startup())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> SyncQueueRouter:
+        """A blocking router configured from env vars; bad settings raise ``ConfigError``."""
+        return cls(QueueRouter.from_env(**overrides))
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
@@ -58,8 +70,6 @@ class SyncQueueRouter:
             self.router.enqueue(queue, data, key=key, job_id=job_id, name=name, options=options)
         )
 
-    enqueue = enqueue_sync
-
     def route(self, queue: str, key: str) -> Route:
         return self.router.route(queue, key)
 
@@ -67,7 +77,12 @@ class SyncQueueRouter:
         """Drain shadow work, close connections, stop the loop thread."""
         if self._closed:
             return
-        self._run(self.router.aclose())
+        try:
+            self._run(self.router.aclose())
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()

@@ -4,52 +4,52 @@ from __future__ import annotations
 
 from temporalio.service import TLSConfig
 
-from backends.base import Backend
 from backends.bull import BullBackend
 from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
-from queue_router.settings import Settings
+from queue_router.config import Settings
+from queue_router.contract import Backend
 
 __all__ = ["backends_from_settings", "tls_config"]
 
 
 def tls_config(settings: Settings) -> bool | TLSConfig:
     """The Temporal TLS config, reading the files named by the TEMPORAL_*_PATH vars."""
-    if not settings.temporal_tls_enabled:
+    if not settings.temporal.temporal_tls_enabled:
         return False
 
     def read(path: object) -> bytes | None:
         return path.read_bytes() if path is not None else None  # type: ignore[attr-defined]
 
     return TLSConfig(
-        server_root_ca_cert=read(settings.temporal_server_root_ca_cert_path),
-        domain=settings.temporal_server_name,
-        client_cert=read(settings.temporal_client_cert_path),
-        client_private_key=read(settings.temporal_client_private_key_path),
+        server_root_ca_cert=read(settings.temporal.temporal_server_root_ca_cert_path),
+        domain=settings.temporal.temporal_server_name,
+        client_cert=read(settings.temporal.temporal_client_cert_path),
+        client_private_key=read(settings.temporal.temporal_client_private_key_path),
     )
 
 
 def backends_from_settings(settings: Settings) -> dict[str, Backend]:
     """One backend of each kind; unused ones cost nothing until first used."""
-    redis_timeout = settings.redis_timeout_ms / 1000
+    redis_timeout = settings.redis.redis_timeout_ms / 1000
     return {
         "bull": BullBackend(
-            settings.redis_url,
-            prefix=settings.bull_prefix,
+            settings.redis.redis_url,
+            prefix=settings.redis.bull_prefix,
             timeout_s=redis_timeout,
-            require_noeviction=settings.require_noeviction,
+            require_noeviction=settings.redis.require_noeviction,
         ),
         "rq": RQBackend(
-            settings.redis_url,
-            serializer=settings.rq_serializer,
+            settings.redis.redis_url,
+            serializer=settings.redis.rq_serializer,
             timeout_s=redis_timeout,
-            require_noeviction=settings.require_noeviction,
+            require_noeviction=settings.redis.require_noeviction,
         ),
         "temporal": TemporalBackend(
-            settings.temporal_cluster_url,
-            namespace=settings.temporal_namespace,
+            settings.temporal.temporal_cluster_url,
+            namespace=settings.temporal.temporal_namespace,
             tls=tls_config(settings),
-            rpc_timeout_s=settings.temporal_rpc_timeout_ms / 1000,
-            retry_s=settings.temporal_retry_ms / 1000,
+            rpc_timeout_s=settings.temporal.temporal_rpc_timeout_ms / 1000,
+            retry_s=settings.temporal.temporal_retry_ms / 1000,
         ),
     }

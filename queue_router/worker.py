@@ -18,41 +18,33 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.effects import EffectClaims
-from activities.registry import Registry, default_registry, import_processor_modules
 from activities.temporal import ProcessorActivities
-from queue_router.errors import BackendUnavailable, ConfigError
-from queue_router.settings import Settings
+from queue_router.config import Settings
+from queue_router.errors import ConfigError, StartupError
+from queue_router.processors.effects import EffectClaims
+from queue_router.processors.registry import Registry, default_registry, import_processor_modules
+from queue_router.redact import redact_url
 from queue_router.wiring import tls_config
 from workflows import ALL_WORKFLOWS
 
-__all__ = ["connect_worker_client", "run_rq_worker", "run_worker", "task_queues"]
+__all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
 
 
-def task_queues(settings: Settings) -> list[str]:
-    """The default task queue plus every per-queue one from ``QUEUE_ROUTER_QUEUES``."""
-    queues = {settings.temporal_task_queue}
-    queues.update(o.task_queue for o in settings.queues.values() if o.task_queue)
-    return sorted(queues)
-
-
 async def connect_worker_client(settings: Settings) -> Client:
-    """A connected client whose namespace exists, or ``BackendUnavailable`` saying why not."""
-    target, namespace = settings.temporal_cluster_url, settings.temporal_namespace
+    """A connected client whose namespace exists, or ``StartupError`` saying why not."""
+    target, namespace = settings.temporal.temporal_cluster_url, settings.temporal.temporal_namespace
     try:
         client = await Client.connect(target, namespace=namespace, tls=tls_config(settings))
     except RuntimeError as exc:
-        raise BackendUnavailable(
-            "temporal", f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}"
+        raise StartupError(
+            f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}"
         ) from exc
     try:
         await client.count_workflows()
     except RPCError as exc:
-        raise BackendUnavailable(
-            "temporal", f"Temporal at {target} refused namespace {namespace!r}: {exc}"
-        ) from exc
+        raise StartupError(f"Temporal at {target} refused namespace {namespace!r}: {exc}") from exc
     return client
 
 
@@ -71,10 +63,12 @@ async def run_worker(
     server hands unfinished workflow tasks to another worker.
     """
     if registry is default_registry:
-        import_processor_modules(settings.processor_modules)
+        import_processor_modules(settings.worker.processor_modules)
     client = client or await connect_worker_client(settings)
     claims = EffectClaims.from_url(
-        settings.redis_url, lease_ms=settings.effect_lease_ms, ttl_s=settings.effect_ttl_s
+        settings.redis.redis_url,
+        lease_ms=settings.worker.effect_lease_ms,
+        ttl_s=settings.worker.effect_ttl_s,
     )
     activities = ProcessorActivities(settings, claims, registry)
     workers = [
@@ -83,12 +77,14 @@ async def run_worker(
             task_queue=queue,
             workflows=ALL_WORKFLOWS,
             activities=[activities.run],
-            max_concurrent_workflow_tasks=settings.temporal_max_concurrent_workflow_tasks,
-            max_concurrent_activities=settings.temporal_max_concurrent_activities,
-            build_id=settings.temporal_worker_build_id,
-            graceful_shutdown_timeout=timedelta(milliseconds=settings.worker_shutdown_grace_ms),
+            max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
+            build_id=settings.worker.temporal_worker_build_id,
+            graceful_shutdown_timeout=timedelta(
+                milliseconds=settings.worker.worker_shutdown_grace_ms
+            ),
         )
-        for queue in queues or task_queues(settings)
+        for queue in queues or settings.task_queues()
     ]
     running = [asyncio.create_task(worker.run()) for worker in workers]
     log.info("worker polling %s (processors: %s)", [w.task_queue for w in workers],
@@ -113,13 +109,13 @@ def run_rq_worker(settings: Settings, queues: list[str], *, burst: bool = False)
     """An RQ worker (with its scheduler, for delays and retry intervals) on the queues."""
     if not queues:
         raise ConfigError("rq-worker needs at least one --queue")
-    import_processor_modules(settings.processor_modules)
-    connection = redis.Redis.from_url(settings.redis_url)
+    import_processor_modules(settings.worker.processor_modules)
+    connection = redis.Redis.from_url(settings.redis.redis_url)
     try:
         connection.ping()
     except redis.RedisError as exc:
-        raise BackendUnavailable(
-            "rq", f"cannot reach Redis at {settings.redis_url}: {exc}"
+        raise StartupError(
+            f"cannot reach Redis at REDIS_URL={redact_url(settings.redis.redis_url)}: {exc}"
         ) from exc
-    worker = RQWorker(queues, connection=connection, serializer=settings.rq_serializer)
+    worker = RQWorker(queues, connection=connection, serializer=settings.redis.rq_serializer)
     return bool(worker.work(burst=burst, with_scheduler=True))

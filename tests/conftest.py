@@ -19,9 +19,9 @@ import pytest
 import redis
 from temporalio.client import Client
 
-from activities import Registry
 from queue_router import QueueRouter, Settings
-from queue_router.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.processors import Registry
+from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal
 from queue_router.worker import run_worker
 from tests.sinks import HttpSink, SmtpSink
 
@@ -70,7 +70,7 @@ def make_settings(
             "temporal_retry_ms": 500,
         }
         base.update(fields)
-        return Settings(**base)
+        return Settings.from_env(**base)
 
     return build
 
@@ -157,9 +157,9 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_"))}
     env.update(
         PYTHONPATH=str(REPO),
-        REDIS_URL=settings.redis_url,
-        TEMPORAL_CLUSTER_URL=settings.temporal_cluster_url,
-        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        REDIS_URL=settings.redis.redis_url,
+        TEMPORAL_CLUSTER_URL=settings.temporal.temporal_cluster_url,
+        TEMPORAL_TASK_QUEUE=settings.temporal.temporal_task_queue,
         QUEUE_ROUTER_PROCESSORS="activities.email,activities.webhook,tests.worker_processors",
     )
     env.update(extra)

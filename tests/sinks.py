@@ -16,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from queue_router.devservers import free_port
+from queue_router.testing.devservers import free_port
 
 
 class SmtpSink:

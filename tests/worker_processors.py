@@ -11,12 +11,12 @@ from pathlib import Path
 
 import redis
 
-from activities import JobContext, processor
 from queue_router.errors import PermanentJobError
+from queue_router.processors import JobContext, processor
 
 
 def _record(job: JobContext, what: str) -> None:
-    with redis.Redis.from_url(job.settings.redis_url) as client:
+    with redis.Redis.from_url(job.settings.redis.redis_url) as client:
         client.rpush(f"test:runs:{job.queue}:{job.job_id}", f"{job.runtime}:{job.attempt}:{what}")
 
 

@@ -1,4 +1,4 @@
-"""Temporal workflows: the catalogue's job workflows and the migration guides' patterns.
+"""Temporal workflows: the one job workflow every queue uses, and the migration guides' patterns.
 
 Workflows run no application code themselves: each step is the one activity
 ``queue_router.run_processor`` (see ``activities``), so the sandbox imports only this
@@ -17,11 +17,11 @@ from workflows.approval import (
     SimpleApprovalWorkflow,
 )
 from workflows.envelope import RUN_PROCESSOR, EffectRecord, JobEnvelope, JobResult, workflow_id
-from workflows.jobs import CATALOGUE_WORKFLOWS
+from workflows.jobs import JobWorkflow
 from workflows.traces import TraceInput, TraceResult, TraceWorkflow
 
 ALL_WORKFLOWS: list[type[Any]] = [
-    *CATALOGUE_WORKFLOWS,
+    JobWorkflow,
     ApprovalWorkflow,
     SimpleApprovalWorkflow,
     AlertWorkflow,
@@ -30,7 +30,6 @@ ALL_WORKFLOWS: list[type[Any]] = [
 
 __all__ = [
     "ALL_WORKFLOWS",
-    "CATALOGUE_WORKFLOWS",
     "RUN_PROCESSOR",
     "AlertInput",
     "AlertStatus",
@@ -43,6 +42,7 @@ __all__ = [
     "EffectRecord",
     "JobEnvelope",
     "JobResult",
+    "JobWorkflow",
     "SimpleApprovalWorkflow",
     "TraceInput",
     "TraceResult",

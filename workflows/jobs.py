@@ -1,33 +1,27 @@
-"""The catalogue's workflows: one type per job kind, each runs its queue's processor.
+"""The job workflow: one dynamic workflow serves every queue's jobs, whatever its type name.
 
-Every type does the same thing (run ``queue_router.run_processor`` on the envelope with
-the retry policy translated from the job's Bull options, return its ``JobResult``); they
-are separate types because the router's catalogue starts them by name, and operators
-see and filter them by name. (Temporal needs ``@workflow.run`` on each class itself.)
+The router starts each queue's jobs under that queue's workflow type (``emailSending``,
+a custom ``invoiceRender`` ...), because operators search and filter by those names. The
+types differ only in name: each runs ``queue_router.run_processor`` on the envelope with
+the retry policy translated from the job's Bull options. So one class registered with
+``dynamic=True`` serves them all, and a queue added in ``QUEUE_ROUTER_QUEUES`` runs on
+the stock worker without a new class. Named workflows (approval, alerts, traces) are
+registered beside it and take precedence for their own names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
 from workflows.retry import retry_policy, run_timeout
 
-__all__ = [
-    "CATALOGUE_WORKFLOWS",
-    "AiDocumentGeneration",
-    "AiQueryProcessing",
-    "DocumentGeneration",
-    "DocumentPdfExport",
-    "EmailSending",
-    "NotificationDelivery",
-    "RulingIndexing",
-    "WebhookDelivery",
-    "run_job",
-    "run_step",
-]
+__all__ = ["JobWorkflow", "run_job", "run_step"]
 
 
 async def run_job(envelope: JobEnvelope) -> JobResult:
@@ -53,85 +47,17 @@ async def run_step(
     return await run_job(JobEnvelope(queue, job_id, name, data, options))
 
 
-@workflow.defn(name="documentGeneration")
-class DocumentGeneration:
-    """Renders a document from a template and data."""
+@workflow.defn(dynamic=True)
+class JobWorkflow:
+    """Every queue's job workflow: takes a ``JobEnvelope``, returns a ``JobResult``."""
 
     @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
+    async def run(self, args: Sequence[RawValue]) -> JobResult:
+        if len(args) != 1:
+            raise ApplicationError(
+                f"workflow type {workflow.info().workflow_type!r} takes one JobEnvelope, "
+                f"got {len(args)} arguments",
+                non_retryable=True,
+            )
+        envelope = workflow.payload_converter().from_payload(args[0].payload, JobEnvelope)
         return await run_job(envelope)
-
-
-@workflow.defn(name="documentPdfExport")
-class DocumentPdfExport:
-    """Exports a document as PDF."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="emailSending")
-class EmailSending:
-    """Sends one email (reference processor: activities.email)."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="notificationDelivery")
-class NotificationDelivery:
-    """Delivers one push/in-app notification."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="aiQueryProcessing")
-class AiQueryProcessing:
-    """Answers one AI query."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="aiDocumentGeneration")
-class AiDocumentGeneration:
-    """Generates one document with an AI model."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="rulingIndexing")
-class RulingIndexing:
-    """Indexes one ruling for search."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-@workflow.defn(name="webhookDelivery")
-class WebhookDelivery:
-    """Delivers one signed webhook (reference processor: activities.webhook)."""
-
-    @workflow.run
-    async def run(self, envelope: JobEnvelope) -> JobResult:
-        return await run_job(envelope)
-
-
-CATALOGUE_WORKFLOWS: list[type[Any]] = [
-    DocumentGeneration,
-    DocumentPdfExport,
-    EmailSending,
-    NotificationDelivery,
-    AiQueryProcessing,
-    AiDocumentGeneration,
-    RulingIndexing,
-    WebhookDelivery,
-]

@@ -19,15 +19,15 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from backends.base import EnqueueRequest
 from backends.temporal import TemporalBackend
+from queue_router.config import QueueConfig, Settings
+from queue_router.contract import EnqueueRequest
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, PayloadError
 from queue_router.migration.bull import BullQueue
 from queue_router.migration.queues import LegacyJob, LegacyQueue, now_ms
 from queue_router.migration.rq import RQQueue
 from queue_router.payload import encode_payload
 from queue_router.receipts import Backoff, JobOptions
-from queue_router.settings import QueueConfig, Settings
 from workflows.envelope import workflow_id
 
 __all__ = ["JobOutcome", "MigrationPlan", "MigrationReport", "Migrator", "bull_options"]
@@ -123,11 +123,13 @@ class Migrator:
         key = (config.name, config.legacy)
         if key not in self._queues:
             if config.legacy == "rq":
-                self._queues[key] = RQQueue(self.redis, config.name, url=self.settings.redis_url,
-                                            serializer=self.settings.rq_serializer)  # fmt: skip
+                redis = self.settings.redis
+                self._queues[key] = RQQueue(
+                    self.redis, config.name, url=redis.redis_url, serializer=redis.rq_serializer
+                )
             else:
-                self._queues[key] = BullQueue(self.redis, config.name,
-                                              prefix=self.settings.bull_prefix)  # fmt: skip
+                prefix = self.settings.redis.bull_prefix
+                self._queues[key] = BullQueue(self.redis, config.name, prefix=prefix)
         return self._queues[key]
 
     async def aclose(self) -> None:
@@ -227,7 +229,9 @@ class Migrator:
             return _Problem(job.problem)
         try:
             bull_options(job.opts)
-            return encode_payload(config.name, job.data, limit=self.settings.max_payload_bytes)
+            return encode_payload(
+                config.name, job.data, limit=self.settings.routing.max_payload_bytes
+            )
         except PayloadError as exc:
             return _Problem(exc.problem)
         except (TypeError, ValueError, AttributeError) as exc:

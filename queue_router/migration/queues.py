@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from backends.bull import bull_script
-from queue_router.lifecycle import AsyncLifecycle
+from queue_router.contract import AsyncLifecycle
 
 __all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
 

@@ -74,7 +74,6 @@ class RQQueue(LegacyQueue):
         sizes = {s: len(await self.ids(s)) for s in ("waiting", "active", "delayed", "failed")}
         return {**sizes, "held": int(await self.client.hlen(self.hold_key))}
 
-
     async def finished_since(self, since_ms: int) -> tuple[int, int]:
         """RQ scores its registries by expiry, not finish time: every kept entry counts."""
         done = await self.client.zcard(f"rq:finished:{self.queue}")

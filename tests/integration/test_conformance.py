@@ -15,7 +15,7 @@ import pytest
 
 from backends import Backend, BullBackend, EnqueueRequest, MemoryBackend, RQBackend, TemporalBackend
 from queue_router import BackendUnavailable, EnqueueOutcomeUnknown, JobOptions
-from queue_router.devservers import RedisServer, TemporalServer, free_port
+from queue_router.testing.devservers import RedisServer, TemporalServer, free_port
 from tests.proxy import ToggleProxy
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import redis
 from temporalio.client import Client
 
 from queue_router import BackendUnavailable, QueueRouter
-from queue_router.devservers import free_port
+from queue_router.testing.devservers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ async def test_payload_limit_holds_at_the_boundary_on_real_servers(
     from queue_router.payload import ENVELOPE_RESERVE
 
     router: QueueRouter = await make_router(temporal_dual_write=True, bull_fallback=False)
-    room = router.settings.max_payload_bytes - ENVELOPE_RESERVE
+    room = router.settings.routing.max_payload_bytes - ENVELOPE_RESERVE
     padding = len('{"b":""}')
     fits = await router.enqueue("email-send", {"b": "x" * (room - padding)}, job_id="edge-fits")
     assert fits.backends == ("bull", "temporal") and not fits.failures  # Temporal took it too

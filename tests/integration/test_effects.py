@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from activities import EffectClaims, effect_key
-from queue_router.devservers import RedisServer
 from queue_router.errors import EffectInProgress
+from queue_router.processors import EffectClaims, effect_key
+from queue_router.testing.devservers import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from queue_router.devservers import RedisServer, TemporalServer
+from queue_router.testing.devservers import RedisServer, TemporalServer
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -46,7 +46,7 @@ def test_demo_prints_where_jobs_went(
     redis_server: RedisServer, temporal_server: TemporalServer, redis_db: redis.Redis,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    from queue_router.demo import main
+    from queue_router.testing.demo import main
 
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     monkeypatch.setenv("TEMPORAL_CLUSTER_URL", temporal_server.target)

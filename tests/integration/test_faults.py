@@ -19,7 +19,7 @@ from queue_router import (
     QueueRouter,
     Receipt,
 )
-from queue_router.devservers import RedisServer, TemporalServer, connect_temporal, free_port
+from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal, free_port
 from tests.oracle import Attempt, Outcome, audit
 from tests.proxy import ToggleProxy
 

@@ -13,9 +13,9 @@ import redis
 from rq.job import Job, JobStatus
 from temporalio.client import Client
 
-from activities import Registry
 from activities.email import send_email
 from queue_router import Backoff, JobOptions, Settings
+from queue_router.processors import Registry
 from tests.conftest import worker_env
 from tests.sinks import SmtpSink
 from workflows import JobResult, workflow_id
@@ -28,7 +28,7 @@ TEST_QUEUES = {
 
 
 async def rq_job_done(settings: Settings, job_id: str, within_s: float = 30) -> Job:
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = redis.Redis.from_url(settings.redis.redis_url)
     deadline = asyncio.get_running_loop().time() + within_s
     try:
         while True:
@@ -58,7 +58,9 @@ async def test_rq_worker_retries_as_bull_options_say(
                          options=JobOptions(attempts=attempts, backoff=Backoff("fixed", 10)))  # fmt: skip
     job = await rq_job_done(router.settings, job_id)
     assert job.get_status() == status
-    assert runs(redis_db, "flaky", job_id) == [f"rq:{n}:run" for n in range(1, min(attempts, 3) + 1)]
+    assert runs(redis_db, "flaky", job_id) == [
+        f"rq:{n}:run" for n in range(1, min(attempts, 3) + 1)
+    ]
     if status == JobStatus.FINISHED:
         assert job.return_value()["result"] == 3
 
@@ -99,7 +101,9 @@ async def test_dual_write_to_rq_and_temporal_sends_each_email_once(
         assert set(receipt.backends) == {"rq", "temporal"}
     outcomes: dict[str, list[str]] = {}
     for job_id in job_ids:
-        handle = temporal_client.get_workflow_handle(workflow_id("email-send", job_id), result_type=JobResult)
+        handle = temporal_client.get_workflow_handle(
+            workflow_id("email-send", job_id), result_type=JobResult
+        )
         by_temporal = await handle.result()
         by_rq = (await rq_job_done(router.settings, job_id)).return_value()
         outcomes[job_id] = sorted([by_temporal.effects[0].outcome, by_rq["effects"][0]["outcome"]])
@@ -113,11 +117,13 @@ async def test_a_job_a_real_rq_worker_failed_migrates_and_rolls_back(
     make_router: Callable[..., Any], spawn_worker: Callable[..., subprocess.Popen[bytes]],
     redis_db: redis.Redis, temporal_client: Client,
 ) -> None:  # fmt: skip
+    from queue_router.cli.migration import open_migrator
     from queue_router.migration import MigrationPlan, rollback
-    from queue_router.migration.commands import open_migrator
 
     router = await make_router(queues=TEST_QUEUES)
-    worker = spawn_worker(["rq-worker", "--queue", "hopeless", "--burst"], worker_env(router.settings))
+    worker = spawn_worker(
+        ["rq-worker", "--queue", "hopeless", "--burst"], worker_env(router.settings)
+    )
     job_id = f"hopeless-{uuid.uuid4().hex[:8]}"
     await router.enqueue("hopeless", {"x": 1}, job_id=job_id)
     assert (await rq_job_done(router.settings, job_id)).get_status() == JobStatus.FAILED
@@ -127,7 +133,9 @@ async def test_a_job_a_real_rq_worker_failed_migrates_and_rolls_back(
         report = await migrator.run(MigrationPlan(["hopeless"], states=("failed",)))
         assert report.counts() == {"moved": 1}, report.as_json()
         assert redis_db.zcard("rq:failed:hopeless") == 0 and not redis_db.exists(f"rq:job:{job_id}")
-        back = await rollback(migrator, await migrator.temporal.client(), ["hopeless"], terminate=True)
+        back = await rollback(
+            migrator, await migrator.temporal.client(), ["hopeless"], terminate=True
+        )
     assert back.counts() == {"restored": 1}
     assert redis_db.zrange("rq:failed:hopeless", 0, -1, withscores=True) == failed_before
     job = await rq_job_done(router.settings, job_id)  # readable by RQ again, as it was

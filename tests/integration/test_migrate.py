@@ -13,8 +13,8 @@ from rq import Queue
 from temporalio.client import Client
 
 from queue_router import JobOptions, QueueRouter, Settings
+from queue_router.cli.migration import open_migrator
 from queue_router.migration import MigrationPlan, Migrator, rollback
-from queue_router.migration.commands import open_migrator
 from workflows import JobEnvelope, workflow_id
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,9 @@ QUEUE = "document-generation"
 
 
 @pytest.fixture
-async def migrator(make_settings: Callable[..., Settings], redis_db: redis.Redis) -> AsyncIterator[Migrator]:
+async def migrator(
+    make_settings: Callable[..., Settings], redis_db: redis.Redis
+) -> AsyncIterator[Migrator]:
     async with open_migrator(make_settings()) as m:
         yield m
 
@@ -56,7 +58,9 @@ async def fill(router: QueueRouter, tag: str) -> list[str]:
         await router.enqueue(QUEUE, {"n": n, "text": "ünï"}, job_id=ids[-1],
                              options=JobOptions(attempts=3))  # fmt: skip
     await router.enqueue(QUEUE, {"p": 1}, job_id=f"{tag}-prio", options=JobOptions(priority=2))
-    await router.enqueue(QUEUE, {"d": 1}, job_id=f"{tag}-later", options=JobOptions(delay_ms=60_000))
+    await router.enqueue(
+        QUEUE, {"d": 1}, job_id=f"{tag}-later", options=JobOptions(delay_ms=60_000)
+    )
     return [*ids, f"{tag}-prio", f"{tag}-later"]
 
 
@@ -140,7 +144,9 @@ async def test_rq_jobs_migrate_with_their_data(
     await router.enqueue(QUEUE, {"via": "router"}, job_id="rq-1", options=JobOptions(attempts=2))
     plain = Queue(QUEUE, connection=redis.Redis.from_url(redis_server.url))
     plain.enqueue("billing.tasks.render", 42, style="a4", job_id="rq-legacy")
-    migrator.settings = migrator.settings.model_copy(update={"queues": router.settings.queues})
+    migrator.settings = migrator.settings.model_copy(
+        update={"queues": router.settings.routing.queues}
+    )
     report = await migrator.run(MigrationPlan([QUEUE]))
     assert report.counts() == {"moved": 2}, report.as_json()
     assert (await envelope_of(temporal_client, workflow_id(QUEUE, "rq-1"))).options["attempts"] == 2
@@ -155,7 +161,7 @@ async def test_rollback_restores_the_queue_exactly(
     temporal_client: Client, redis_db: redis.Redis, start_worker: Callable[..., Any],
 ) -> None:  # fmt: skip
     if not terminate:  # a cancel needs a worker to deliver it; the processor never finishes
-        from activities import JobContext, Registry
+        from queue_router.processors import JobContext, Registry
 
         registry = Registry()
 
@@ -176,7 +182,9 @@ async def test_rollback_restores_the_queue_exactly(
     report = await rollback(migrator, client, [QUEUE], terminate=terminate)
     assert report.counts() == {"restored": 7}, report.as_json()
     assert bull_snapshot(redis_db) == before
-    status = (await temporal_client.get_workflow_handle(workflow_id(QUEUE, f"{tag}-prio")).describe()).status
+    status = (
+        await temporal_client.get_workflow_handle(workflow_id(QUEUE, f"{tag}-prio")).describe()
+    ).status
     assert status is not None and status.name == ("TERMINATED" if terminate else "CANCELED")
     again = await rollback(migrator, client, [QUEUE], terminate=terminate)
     assert again.counts() == {"skipped": 7} and bull_snapshot(redis_db) == before

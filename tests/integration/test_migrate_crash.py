@@ -39,7 +39,9 @@ async def test_migration_survives_sigkill_at_random_points(
     router: QueueRouter = await make_router(queues={QUEUE: {"mode": "bull"}})
     ids = [f"crash-{n:05d}" for n in range(JOBS)]
     for start in range(0, JOBS, 500):
-        await asyncio.gather(*(router.enqueue(QUEUE, {"n": i}, job_id=i) for i in ids[start : start + 500]))
+        await asyncio.gather(
+            *(router.enqueue(QUEUE, {"n": i}, job_id=i) for i in ids[start : start + 500])
+        )
     env = worker_env(router.settings, QUEUE_ROUTER_QUEUES=f'{{"{QUEUE}": {{"mode": "bull"}}}}')
     args = ["migrate", "--queue", QUEUE, "--concurrency", "50", "--batch-size", "200"]
     ledger_key = f"queue-router:ledger:bull:bull:{QUEUE}:"
@@ -74,7 +76,9 @@ async def test_migration_survives_sigkill_at_random_points(
     # Temporal: exactly one workflow (one run) per job.
     expected = {workflow_id(QUEUE, i) for i in ids}
     for _ in range(100):  # visibility lags a little behind the starts
-        runs_per_id = Counter([w.id async for w in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")])
+        runs_per_id = Counter(
+            [w.id async for w in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")]
+        )
         if sum(runs_per_id.values()) >= JOBS:
             break
         await asyncio.sleep(0.2)
@@ -82,7 +86,9 @@ async def test_migration_survives_sigkill_at_random_points(
     duplicated = [wf for wf, n in runs_per_id.items() if n > 1]
     assert duplicated == []
     with capsys.disabled():
-        print(f"\n[migration crash test] {JOBS} jobs, {KILLS} SIGKILLs at random points, then a rerun: "
-              f"moved per run {[n for _, n in runs]}; held mid-move at each kill {held_at_kill}; workflows {len(runs_per_id)}, "
-              f"duplicated {len(duplicated)}, left in Redis 0, vanished 0; {elapsed:.1f}s "
-              f"({JOBS / elapsed:.0f} jobs/s including restarts)")
+        print(
+            f"\n[migration crash test] {JOBS} jobs, {KILLS} SIGKILLs at random points, then a rerun: "
+            f"moved per run {[n for _, n in runs]}; held mid-move at each kill {held_at_kill}; workflows {len(runs_per_id)}, "
+            f"duplicated {len(duplicated)}, left in Redis 0, vanished 0; {elapsed:.1f}s "
+            f"({JOBS / elapsed:.0f} jobs/s including restarts)"
+        )

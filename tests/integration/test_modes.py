@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from queue_router import JobOptions, Mode, QueueRouter
+from queue_router import JobOptions, Mode, QueueRouter, SyncQueueRouter
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -165,8 +165,8 @@ async def test_shadow_mode_runs_a_marked_copy(
 def test_sync_facade_on_real_servers(
     make_settings: Callable[..., Any], redis_db: redis.Redis
 ) -> None:
-    with QueueRouter(make_settings(**{"queues": {"email-send": {"mode": "bull"}}})).from_env_sync(
-        redis_url=make_settings().redis_url, queues={"email-send": {"mode": "bull"}}
+    with SyncQueueRouter.from_env(
+        redis_url=make_settings().redis.redis_url, queues={"email-send": {"mode": "bull"}}
     ) as router:
         receipt = router.enqueue_sync("email-send", {"to": "a"}, job_id="sync-1")
     assert receipt.backends == ("bull",) and redis_db.exists("bull:email-send:sync-1")

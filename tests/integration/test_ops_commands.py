@@ -15,9 +15,9 @@ import pytest
 import redis
 from temporalio.client import Client, WorkflowFailureError
 
-from activities import Registry
 from queue_router import JobOptions, QueueRouter, Settings
-from queue_router.devservers import RedisServer, free_port
+from queue_router.processors import Registry
+from queue_router.testing.devservers import RedisServer, free_port
 from tests.conftest import worker_env
 from tests.integration.test_migrate import bull_snapshot
 from tests.interop.node import TESTS, run_node
@@ -91,7 +91,11 @@ async def test_health_exit_code_follows_servers_and_pollers(
     await start_worker(Registry())
     code, out = await cli(settings, "health", "--json")
     assert code == 0, out
-    assert {c["check"] for c in json.loads(out)} == {"redis", "temporal", f"pollers {settings.temporal_task_queue}"}
+    assert {c["check"] for c in json.loads(out)} == {
+        "redis",
+        "temporal",
+        f"pollers {settings.temporal.temporal_task_queue}",
+    }
     code, out = await cli(make_settings(temporal_cluster_url=f"127.0.0.1:{free_port()}"), "health")
     assert code == 1 and "cannot reach Temporal" in out
 
@@ -109,10 +113,15 @@ async def test_check_stuck_finds_dead_worker_jobs_and_long_workflows(
     await temporal_client.start_workflow("documentGeneration", JobEnvelope(QUEUE, "y", "y", {}),
                                          id=wf, task_queue=task_queue)  # fmt: skip
     await asyncio.sleep(1.5)
-    code, out = await cli(make_settings(), "check-stuck", "--queue", QUEUE, "--older-than", "1", "--json")
+    code, out = await cli(
+        make_settings(), "check-stuck", "--queue", QUEUE, "--older-than", "1", "--json"
+    )
     found = {(s["kind"], s["id"]) for s in json.loads(out)}
     assert code == 1
-    assert ("bull-active-lock-expired", "orphan") in found and ("workflow-running-long", wf) in found
+    assert ("bull-active-lock-expired", "orphan") in found and (
+        "workflow-running-long",
+        wf,
+    ) in found
     assert not any(i == "alive" for _, i in found)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from activities import JobContext, Registry
 from queue_router.errors import PermanentJobError
+from queue_router.processors import JobContext, Registry
 from workflows import (
     AlertInput,
     AlertStatus,
@@ -65,7 +65,10 @@ async def test_approval_escalates_to_the_second_approver_who_approves(
         ("approved", "bob"),
     ]  # fmt: skip
     assert "not an approver" in final.audit[2].note and final.audit[3].note == "ok by me"
-    assert [(n["approver"], n["state"]) for n in sent] == [("alice", "pending"), ("bob", "escalated")]
+    assert [(n["approver"], n["state"]) for n in sent] == [
+        ("alice", "pending"),
+        ("bob", "escalated"),
+    ]
 
 
 async def test_approval_decided_before_escalation_never_escalates(
@@ -119,8 +122,14 @@ async def test_alert_loop_evaluates_on_signal_notifies_on_transition_and_continu
     first_run = handle.first_execution_run_id
     for n in range(1, 6):
         await handle.signal(AlertWorkflow.evaluate_now)
-        status: AlertStatus = await until(handle, lambda s, n=n: s.evaluations == n, AlertWorkflow.status)
-    assert (status.state, status.transitions, status.last_value) == ("ok", 2, {"firing": False, "value": 12})
+        status: AlertStatus = await until(
+            handle, lambda s, n=n: s.evaluations == n, AlertWorkflow.status
+        )
+    assert (status.state, status.transitions, status.last_value) == (
+        "ok",
+        2,
+        {"firing": False, "value": 12},
+    )
     assert [(n["from"], n["to"]) for n in sent] == [("ok", "firing"), ("firing", "ok")]
     await handle.signal(AlertWorkflow.stop)
     final: AlertStatus = await handle.result()

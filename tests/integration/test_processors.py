@@ -13,10 +13,10 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities import JobContext, Registry
 from queue_router import Backoff, JobOptions
-from queue_router.catalogue import DEFAULT_CATALOGUE
+from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.errors import PermanentJobError
+from queue_router.processors import JobContext, Registry
 from workflows import JobEnvelope, JobResult, workflow_id
 
 pytestmark = pytest.mark.integration
@@ -33,17 +33,30 @@ async def test_every_catalogue_workflow_runs_its_queue_processor(
 
     @registry.processor(*DEFAULT_CATALOGUE)
     async def echo(job: JobContext) -> dict[str, Any]:
-        return {"queue": job.queue, "data": job.data, "runtime": job.runtime, "attempt": job.attempt}
+        return {
+            "queue": job.queue,
+            "data": job.data,
+            "runtime": job.runtime,
+            "attempt": job.attempt,
+        }
 
     await start_worker(registry)
     router = await make_router(use_temporal_workflows=True)
     suffix = uuid.uuid4().hex[:8]
-    receipts = {q: await router.enqueue(q, {"n": i}, job_id=f"cat-{suffix}") for i, q in enumerate(DEFAULT_CATALOGUE)}
+    receipts = {
+        q: await router.enqueue(q, {"n": i}, job_id=f"cat-{suffix}")
+        for i, q in enumerate(DEFAULT_CATALOGUE)
+    }
     for i, (queue, receipt) in enumerate(receipts.items()):
         placement = receipt.placement("temporal")
         assert placement.detail["workflow_type"] == DEFAULT_CATALOGUE[queue].workflow_type
         result = await result_of(temporal_client, placement.job_id)
-        assert result.result == {"queue": queue, "data": {"n": i}, "runtime": "temporal", "attempt": 1}
+        assert result.result == {
+            "queue": queue,
+            "data": {"n": i},
+            "runtime": "temporal",
+            "attempt": 1,
+        }
         assert (result.queue, result.job_id, result.shadow) == (queue, f"cat-{suffix}", False)
     types = {DEFAULT_CATALOGUE[q].workflow_type for q in receipts}
     assert len(types) == 8

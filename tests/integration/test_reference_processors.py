@@ -13,10 +13,10 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from activities import Registry
 from activities.email import EMAIL_QUEUES, send_email
 from activities.webhook import deliver_webhook
 from queue_router import Backoff, JobOptions
+from queue_router.processors import Registry
 from tests.sinks import HttpSink, SmtpSink
 from workflows import JobEnvelope, JobResult, workflow_id
 
@@ -76,7 +76,9 @@ async def test_email_is_sent_over_smtp_with_a_job_derived_message_id(
 async def test_email_with_a_bad_address_fails_at_once_and_sends_nothing(
     sinks_worker: Any, temporal_client: Client, task_queue: str, smtp: SmtpSink
 ) -> None:
-    envelope = JobEnvelope("email-send", "bad-to", "mail", {**EMAIL, "to": "nobody"}, {"attempts": 5})
+    envelope = JobEnvelope(
+        "email-send", "bad-to", "mail", {**EMAIL, "to": "nobody"}, {"attempts": 5}
+    )
     with pytest.raises(WorkflowFailureError) as failure:
         await temporal_client.execute_workflow(
             "emailSending", envelope, id=f"bad-{uuid.uuid4()}", task_queue=task_queue

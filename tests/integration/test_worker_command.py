@@ -16,9 +16,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities import Registry
 from queue_router import Settings
-from queue_router.devservers import free_port
+from queue_router.processors import Registry
+from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.worker_processors import slow
 from workflows import JobEnvelope, JobResult

@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from temporalio.client import Client
 
 from queue_router import Settings
-from queue_router.devservers import RedisServer
+from queue_router.cli.migration import open_migrator
 from queue_router.migration import BullQueue, MigrationPlan
-from queue_router.migration.commands import open_migrator
+from queue_router.testing.devservers import RedisServer
 from tests.interop.node import TESTS, run_node
 from workflows import JobEnvelope, workflow_id
 
@@ -24,7 +24,9 @@ QUEUE = "ai-generate-document"
 
 
 @pytest.fixture
-async def bull_written(redis_server: RedisServer, redis_db: redis.Redis) -> AsyncIterator[BullQueue]:
+async def bull_written(
+    redis_server: RedisServer, redis_db: redis.Redis
+) -> AsyncIterator[BullQueue]:
     await run_node(ADMIN, redis_server.url, QUEUE, "produce")
     client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
     yield BullQueue(client, QUEUE)
@@ -35,7 +37,9 @@ async def bull_counts(redis_server: RedisServer) -> dict[str, int]:
     return dict(json.loads(await run_node(ADMIN, redis_server.url, QUEUE, "counts")))
 
 
-async def test_we_read_every_state_bull_wrote(bull_written: BullQueue, redis_server: RedisServer) -> None:
+async def test_we_read_every_state_bull_wrote(
+    bull_written: BullQueue, redis_server: RedisServer
+) -> None:
     queue = bull_written
     assert await queue.ids("waiting") == ["p2", "p1", "l1", "w1", "w2"]  # Bull's processing order
     assert await queue.ids("prioritized") == ["p2", "p1"]
@@ -71,6 +75,8 @@ async def test_migration_moves_what_bull_wrote_and_bull_agrees(
     envelope = JobEnvelope(**json.loads(payload.data))
     assert envelope.name == "render" and envelope.options["attempts"] == 3
     assert envelope.data["text"] == "日本語 🚀"
-    info = (await temporal_client.get_workflow_handle(workflow_id(QUEUE, "d1")).describe()).raw_description.workflow_execution_info
+    info = (
+        await temporal_client.get_workflow_handle(workflow_id(QUEUE, "d1")).describe()
+    ).raw_description.workflow_execution_info
     wait_s = info.execution_time.seconds - info.start_time.seconds
     assert 3500 < wait_s <= 3600  # the delayed job keeps its due time as the start delay

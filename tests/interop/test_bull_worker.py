@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from queue_router import Backoff, JobOptions, QueueRouter
-from queue_router.devservers import RedisServer
+from queue_router.testing.devservers import RedisServer
 from tests.interop.node import TESTS, run_node
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
@@ -19,7 +19,9 @@ WORKER = TESTS / "interop" / "bull_worker.js"
 ADMIN = TESTS / "interop" / "bull_admin.js"
 
 
-async def run_worker(redis_url: str, queue: str, count: int, fail_times: int = 0) -> list[dict[str, Any]]:
+async def run_worker(
+    redis_url: str, queue: str, count: int, fail_times: int = 0
+) -> list[dict[str, Any]]:
     out = await run_node(WORKER, redis_url, "bull", queue, str(count), str(fail_times))
     return [json.loads(line) for line in out.splitlines()]
 
@@ -70,7 +72,9 @@ async def test_lifo_goes_first_and_remove_on_complete_removes(
 ) -> None:
     router: QueueRouter = await make_router(queues={"email-send": {"mode": "bull"}})
     await router.enqueue("email-send", {"n": 1}, job_id="first")
-    await router.enqueue("email-send", {"n": 2}, job_id="second", options=JobOptions(remove_on_complete=True))
+    await router.enqueue(
+        "email-send", {"n": 2}, job_id="second", options=JobOptions(remove_on_complete=True)
+    )
     await router.enqueue("email-send", {"n": 3}, job_id="jumper", options=JobOptions(lifo=True))
     order = [job["id"] for job in await run_worker(redis_server.url, "email-send", 3)]
     assert order == ["jumper", "first", "second"]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from activities import EffectClaims, effect_key
-from queue_router.devservers import RedisServer
+from queue_router.processors import EffectClaims, effect_key
+from queue_router.testing.devservers import RedisServer
 from tests.interop.node import TESTS, run_node
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]

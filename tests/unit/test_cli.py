@@ -39,10 +39,23 @@ def test_bad_config_exits_2_naming_the_var(
     assert "EMAIL_QUEUE_BACKEND='kafka'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [
-    "config", "route", "worker", "rq-worker", "migrate", "rollback", "stats", "health",
-    "check-stuck", "validate", "backup", "restore",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "config",
+        "route",
+        "worker",
+        "rq-worker",
+        "migrate",
+        "rollback",
+        "stats",
+        "health",
+        "check-stuck",
+        "validate",
+        "backup",
+        "restore",
+    ],
+)
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main([command, "--help"])

@@ -4,30 +4,44 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
 import activities
+import queue_router.processors
 import workflows
-from activities import JobContext, Registry
 from activities.legacy import attempt_of
-from activities.registry import run_processor
 from queue_router import Settings
 from queue_router.errors import ConfigError, JobError, ProcessorNotRegistered
+from queue_router.processors import JobContext, Registry
+from queue_router.processors.registry import run_processor
 from workflows import JobEnvelope
 from workflows.retry import DEFAULT_RUN_TIMEOUT, retry_policy, run_timeout
 
 
-def test_public_surfaces_are_pinned() -> None:
-    assert sorted(activities.__all__) == [
-        "EffectClaims", "JobContext", "Processor", "ProcessorActivities", "Registry",
-        "default_registry", "effect_key", "processor",
-    ]  # fmt: skip
-    assert len(workflows.ALL_WORKFLOWS) == 12 and len(workflows.CATALOGUE_WORKFLOWS) == 8
-    for name in activities.__all__ + workflows.__all__:
-        assert hasattr(activities, name) or hasattr(workflows, name), name
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        (activities, ["ProcessorActivities"]),
+        (queue_router.processors, [
+            "EffectClaims", "JobContext", "Processor", "Registry", "Runtime", "default_registry",
+            "effect_key", "import_processor_modules", "processor", "run_processor",
+        ]),
+        (workflows, [
+            "ALL_WORKFLOWS", "AlertInput", "AlertStatus", "AlertWorkflow", "ApprovalRequest",
+            "ApprovalStatus", "ApprovalWorkflow", "AuditEntry", "Decision", "EffectRecord",
+            "JobEnvelope", "JobResult", "JobWorkflow", "RUN_PROCESSOR", "SimpleApprovalWorkflow",
+            "TraceInput", "TraceResult", "TraceWorkflow", "workflow_id",
+        ]),
+    ],
+    ids=lambda value: getattr(value, "__name__", "names"),
+)  # fmt: skip
+def test_public_surfaces_are_pinned(module: ModuleType, names: list[str]) -> None:
+    assert sorted(module.__all__) == sorted(names)
+    for name in names:
+        assert getattr(module, name) is not None  # each name resolves in its own module
 
 
 @pytest.mark.parametrize(
@@ -78,7 +92,7 @@ def test_registry_refuses_a_second_processor_for_a_queue() -> None:
 
 def run(registry: Registry, envelope: JobEnvelope) -> Any:
     return asyncio.run(run_processor(registry, envelope, attempt=1, runtime="temporal",
-                                     settings=Settings(), claims=None))  # fmt: skip
+                                     settings=Settings.from_env(), claims=None))  # fmt: skip
 
 
 def test_shadow_effect_records_and_performs_nothing() -> None:
@@ -113,5 +127,5 @@ def test_rq_attempt_counts_up_as_retries_count_down(
 
 
 def test_processor_modules_setting_is_a_comma_list() -> None:
-    settings = Settings(processors=" myapp.jobs, activities.email ,,")
-    assert settings.processor_modules == ["myapp.jobs", "activities.email"]
+    settings = Settings.from_env(processors=" myapp.jobs, activities.email ,,")
+    assert settings.worker.processor_modules == ["myapp.jobs", "activities.email"]

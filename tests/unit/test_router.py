@@ -8,24 +8,26 @@ import time
 import pytest
 
 import queue_router
-from backends.memory import MemoryBackend
 from queue_router import (
     BackendUnavailable,
     EnqueueOutcomeUnknown,
+    InvalidJobError,
     JobOptions,
     Mode,
+    NotEnqueuedError,
     PayloadError,
     QueueRouter,
     Settings,
     UnknownQueueError,
 )
+from queue_router.testing.memory import MemoryBackend
 
 
 def router_with(
     latency_s: float = 0.0, **fields: object
 ) -> tuple[QueueRouter, dict[str, MemoryBackend]]:
     backends = {n: MemoryBackend(n, latency_s=latency_s) for n in ("bull", "rq", "temporal")}
-    return QueueRouter(Settings(**fields), backends=backends), backends  # type: ignore[arg-type]
+    return QueueRouter(Settings.from_env(**fields), backends=backends), backends  # type: ignore[arg-type]
 
 
 def queues(**modes: object) -> dict[str, object]:
@@ -153,9 +155,6 @@ async def test_options_take_queue_defaults() -> None:
         ({"when": object()}, "ok-1", "not JSON-serializable"),
         ({"x": float("nan")}, "ok-1", "not JSON-serializable"),
         ({"blob": "x" * 3_000_000}, "ok-1", "QUEUE_ROUTER_MAX_PAYLOAD_BYTES=2097152"),
-        ({}, "a:b", "must be 1-128 letters"),
-        ({}, "12345", "all digits"),
-        ({}, "wait", "reserved Bull key"),
     ],
 )
 async def test_bad_payloads_write_nothing(data: object, job_id: str, problem: str) -> None:
@@ -164,6 +163,37 @@ async def test_bad_payloads_write_nothing(data: object, job_id: str, problem: st
         await router.enqueue("email-send", data, job_id=job_id)
     assert "email-send" in str(info.value)
     assert all(backend.calls == 0 for backend in b.values())
+
+
+@pytest.mark.parametrize(
+    ("job_id", "name", "problem"),
+    [
+        ("a:b", None, "must be 1-128 letters"),
+        ("12345", None, "all digits"),
+        ("wait", None, "reserved Bull key"),
+        ("ok-1", "n" * 300, "must be 1-256 characters"),
+    ],
+)
+async def test_bad_ids_and_names_are_invalid_jobs_not_payload_errors(
+    job_id: str, name: str | None, problem: str
+) -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    with pytest.raises(InvalidJobError, match=problem) as info:
+        await router.enqueue("email-send", {}, job_id=job_id, name=name)
+    assert not isinstance(info.value, PayloadError)
+    assert "email-send" in str(info.value)
+    assert all(backend.calls == 0 for backend in b.values())
+
+
+async def test_bad_input_sorts_under_not_enqueued() -> None:
+    router, _ = router_with()
+    for call in (
+        router.enqueue("email-sned", {}),
+        router.enqueue("email-send", {}, job_id="a:b"),
+        router.enqueue("email-send", {"x": object()}),
+    ):
+        with pytest.raises(NotEnqueuedError):
+            await call
 
 
 async def test_unknown_queue() -> None:
@@ -185,7 +215,7 @@ async def test_same_job_id_twice_is_one_job() -> None:
 
 def test_sync_facade_has_the_same_semantics() -> None:
     backends = {n: MemoryBackend(n) for n in ("bull", "rq", "temporal")}
-    router = QueueRouter(Settings(use_temporal_workflows=True), backends=backends)  # type: ignore[arg-type]
+    router = QueueRouter(Settings.from_env(use_temporal_workflows=True), backends=backends)  # type: ignore[arg-type]
     backends["temporal"].fail_with = "unknown"
     with queue_router.SyncQueueRouter(router) as sync:
         with pytest.raises(EnqueueOutcomeUnknown):
@@ -198,10 +228,11 @@ def test_sync_facade_has_the_same_semantics() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(queue_router.__all__) == [
-        "BackendUnavailable", "Backoff", "ConfigError", "EnqueueOutcomeUnknown", "JobOptions",
-        "Mode", "NotEnqueuedError", "PayloadError", "Placement", "QueueConfig", "QueueRouter",
-        "QueueRouterError", "Receipt", "Route", "Settings", "SyncQueueRouter",
-        "UnknownQueueError", "bucket",
+        "AsyncLifecycle", "Backend", "BackendUnavailable", "Backoff", "ConfigError",
+        "CredentialsRejected", "EnqueueOutcomeUnknown", "EnqueueRequest", "InvalidJobError",
+        "JobContext", "JobOptions", "Mode", "NotEnqueuedError", "PayloadError", "Placement",
+        "QueueConfig", "QueueRouter", "QueueRouterError", "Receipt", "Route", "Settings",
+        "StartupError", "SyncQueueRouter", "UnknownQueueError", "bucket", "processor",
     ]  # fmt: skip
     for name in queue_router.__all__:
         error = getattr(queue_router, name)

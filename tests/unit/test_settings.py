@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from queue_router import ConfigError, Mode, QueueRouter, Settings, UnknownQueueError
-from queue_router.catalogue import DEFAULT_CATALOGUE
+from queue_router.config.catalogue import DEFAULT_CATALOGUE
 
 ALL_VARS = [
     "TEMPORAL_TRAFFIC_PERCENTAGE", "TEMPORAL_ROLLOUT", "USE_TEMPORAL_WORKFLOWS", "BULL_FALLBACK",
@@ -49,19 +49,22 @@ def test_the_migration_guide_variables(clean_env: pytest.MonkeyPatch) -> None:
     for var, value in env.items():
         clean_env.setenv(var, value)
     settings = Settings.from_env()
-    assert settings.percentage == 25.5
-    assert settings.bull_fallback is False
-    assert settings.temporal_cluster_url == "temporal.internal:7233"
-    assert (settings.temporal_namespace, settings.temporal_task_queue) == ("prod", "jobs")
-    assert settings.redis_url == "redis://cache:6379/2"
+    assert settings.routing.percentage == 25.5
+    assert settings.routing.bull_fallback is False
+    assert settings.temporal.temporal_cluster_url == "temporal.internal:7233"
+    assert (settings.temporal.temporal_namespace, settings.temporal.temporal_task_queue) == (
+        "prod",
+        "jobs",
+    )
+    assert settings.redis.redis_url == "redis://cache:6379/2"
 
 
 def test_rollout_alias_and_use_temporal_workflows(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("TEMPORAL_ROLLOUT", "40")
-    assert Settings.from_env().percentage == 40
+    assert Settings.from_env().routing.percentage == 40
     clean_env.delenv("TEMPORAL_ROLLOUT")
     clean_env.setenv("USE_TEMPORAL_WORKFLOWS", "true")
-    assert Settings.from_env().percentage == 100
+    assert Settings.from_env().routing.percentage == 100
 
 
 def test_precedence_override_beats_domain_beats_global(clean_env: pytest.MonkeyPatch) -> None:

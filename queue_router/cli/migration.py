@@ -15,14 +15,14 @@ from typing import Any, TextIO
 import redis.asyncio as aioredis
 
 from backends.temporal import TemporalBackend
+from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
-from queue_router.settings import Settings
 from queue_router.wiring import tls_config
 
-__all__ = ["add_commands", "open_migrator"]
+__all__ = ["open_migrator", "register"]
 
 _STATES = (*MIGRATABLE_STATES, "prioritized")
 
@@ -55,11 +55,11 @@ class Progress:
 
 @contextlib.asynccontextmanager
 async def open_migrator(settings: Settings, **kwargs: Any) -> AsyncIterator[Migrator]:
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = aioredis.Redis.from_url(settings.redis.redis_url, decode_responses=True)
     temporal = TemporalBackend(
-        settings.temporal_cluster_url, namespace=settings.temporal_namespace,
-        tls=tls_config(settings), rpc_timeout_s=settings.temporal_rpc_timeout_ms / 1000,
-        retry_s=settings.temporal_retry_ms / 1000,
+        settings.temporal.temporal_cluster_url, namespace=settings.temporal.temporal_namespace,
+        tls=tls_config(settings), rpc_timeout_s=settings.temporal.temporal_rpc_timeout_ms / 1000,
+        retry_s=settings.temporal.temporal_retry_ms / 1000,
     )  # fmt: skip
     migrator = Migrator(settings, client, temporal, **kwargs)
     try:
@@ -134,10 +134,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 0
     plan = MigrationPlan(
         queues=queues, states=states,
-        batch_size=args.batch_size or settings.migration_batch_size,
-        max_jobs=settings.migration_max_jobs if args.max_jobs is None else args.max_jobs,
+        batch_size=args.batch_size or settings.migration.migration_batch_size,
+        max_jobs=settings.migration.migration_max_jobs if args.max_jobs is None else args.max_jobs,
         batch_delay_ms=args.batch_delay, concurrency=args.concurrency,
-        dry_run=args.dry_run or settings.migration_dry_run,
+        dry_run=args.dry_run or settings.migration.migration_dry_run,
     )  # fmt: skip
 
     async def run() -> MigrationReport:
@@ -177,7 +177,7 @@ def _queue_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
 
 
-def add_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     migrate = sub.add_parser(
         "migrate", help="move waiting/delayed/failed legacy jobs into Temporal workflows",
         formatter_class=argparse.RawDescriptionHelpFormatter,

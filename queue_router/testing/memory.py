@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from backends.base import Backend, EnqueueRequest
+from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 
@@ -59,7 +59,3 @@ class MemoryBackend(Backend):
         placement = Placement(backend=self.name, job_id=request.job_id, shadow=request.shadow)
         self.jobs[key] = StoredJob(request, placement)
         return placement
-
-    def queue_jobs(self, queue: str) -> list[EnqueueRequest]:
-        """The requests stored for ``queue``, in arrival order."""
-        return [job.request for (q, _), job in self.jobs.items() if q == queue]

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 import redis.asyncio as aredis
 from temporalio.client import Client
 
-from queue_router.catalogue import DEFAULT_CATALOGUE
-from queue_router.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.config import Settings
+from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.router import QueueRouter
-from queue_router.settings import Settings
+from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ async def run(jobs: int, percentage: float, concurrency: int) -> None:
     with servers() as (redis_url, target):
         client = await connect_temporal(target)
         task_queue = f"demo-{uuid.uuid4().hex[:8]}"
-        settings = Settings(
+        settings = Settings.from_env(
             redis_url=redis_url,
             temporal_cluster_url=target,
             temporal_task_queue=task_queue,

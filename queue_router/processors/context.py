@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from activities.effects import EffectClaims, effect_key
+from queue_router.config import Settings
 from queue_router.errors import JobError
-from queue_router.settings import Settings
+from queue_router.processors.effects import EffectClaims, effect_key
 from workflows.envelope import EffectRecord, JobEnvelope
 
 __all__ = ["JobContext", "Runtime"]

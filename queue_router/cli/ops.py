@@ -19,15 +19,15 @@ from typing import Any
 
 from temporalio.client import Client
 
+from queue_router.cli.migration import open_migrator
+from queue_router.config import Settings
 from queue_router.errors import BackendUnavailable, ConfigError
-from queue_router.migration.commands import open_migrator
 from queue_router.migration.migrate import Migrator
 from queue_router.ops import backup as backups
-from queue_router.ops import inspect
-from queue_router.settings import Settings
-from queue_router.worker import connect_worker_client, task_queues
+from queue_router.ops import readings
+from queue_router.worker import connect_worker_client
 
-__all__ = ["add_commands"]
+__all__ = ["register"]
 
 
 @contextlib.asynccontextmanager
@@ -66,7 +66,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with _connected(settings) as (migrator, client):
-            _print(await inspect.stats(migrator, client, _queues(args, settings)), args.json)
+            _print(await readings.stats(migrator, client, _queues(args, settings)), args.json)
         return 0
 
     return _run(run)
@@ -82,7 +82,7 @@ def cmd_health(args: argparse.Namespace) -> int:
                 client = await connect_worker_client(settings)
             except BackendUnavailable as exc:
                 error = str(exc)
-            checks = await inspect.health(migrator.redis, client, error, task_queues(settings))
+            checks = await readings.health(migrator.redis, client, error, settings.task_queues())
         _print(checks, args.json)
         return 0 if all(c["ok"] for c in checks) else 1
 
@@ -94,7 +94,7 @@ def cmd_check_stuck(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with _connected(settings) as (migrator, client):
-            stuck = await inspect.check_stuck(
+            stuck = await readings.check_stuck(
                 migrator, client, _queues(args, settings),
                 running_longer_than=timedelta(seconds=args.older_than),
             )  # fmt: skip
@@ -109,7 +109,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with _connected(settings) as (migrator, client):
-            rows = await inspect.validate(
+            rows = await readings.validate(
                 migrator, client, _queues(args, settings),
                 window=timedelta(minutes=args.window), max_rate_delta=args.max_rate_delta,
             )  # fmt: skip
@@ -126,7 +126,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     async def run() -> int:
         out = io.StringIO()
         async with open_migrator(settings) as migrator:
-            count = await backups.backup(migrator.redis, settings.bull_prefix, args.queue, out)
+            count = await backups.backup(
+                migrator.redis, settings.redis.bull_prefix, args.queue, out
+            )
         await asyncio.to_thread(Path(args.out).write_text, out.getvalue(), encoding="utf-8")
         print(f"backed up {count} jobs of {args.queue!r} to {args.out}", file=sys.stderr)
         return 0
@@ -150,7 +152,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return _run(run)
 
 
-def add_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     def command(name: str, func: Callable[[argparse.Namespace], int], help_: str,
                 example: str, queues: bool = True) -> argparse.ArgumentParser:  # fmt: skip
         parser: argparse.ArgumentParser = sub.add_parser(

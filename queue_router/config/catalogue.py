@@ -1,15 +1,15 @@
 """The default queue catalogue: which Temporal workflow type replaces each Bull queue.
 
 Queue names are those of the Bull queues teams already run; workflow types are the
-Temporal names the ``workflows`` package registers. The domain groups queues under one
-``<DOMAIN>_QUEUE_BACKEND`` switch.
+Temporal names the stock worker serves. The domain groups queues under one
+``<DOMAIN>_QUEUE_BACKEND`` switch; the switches are read for exactly the domains named here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CATALOGUE", "DOMAINS", "QueueSpec"]
+__all__ = ["DEFAULT_CATALOGUE", "QueueSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +37,3 @@ DEFAULT_CATALOGUE: dict[str, QueueSpec] = dict(
         _spec("webhook-deliver", "webhookDelivery", "webhook"),
     ]
 )
-
-DOMAINS: tuple[str, ...] = ("email", "document", "ai", "ruling", "webhook", "notification")

@@ -6,20 +6,46 @@ calls one or two backends. Each backend translates its client's errors into the
 three outcomes of the reliability contract:
 
 - return a ``Placement``: the job is there (``existing=True`` if it already was);
-- raise ``BackendUnavailable``: the job is definitely not there;
+- raise a ``NotEnqueuedError`` (``BackendUnavailable``, ``CredentialsRejected``): the
+  job is definitely not there;
 - raise ``EnqueueOutcomeUnknown``: it may be; a retry with the same job id is safe.
+
+This module is a leaf: it imports only ``receipts`` (itself a leaf), so ``backends``
+import it without pulling in the router, and the router never imports a backend.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from queue_router.lifecycle import AsyncLifecycle
 from queue_router.receipts import JobOptions, Placement
 
-__all__ = ["Backend", "EnqueueRequest"]
+__all__ = ["AsyncLifecycle", "Backend", "EnqueueRequest"]
+
+
+class AsyncLifecycle:
+    """Mixin: ``async with x:`` calls ``await x.startup()`` and, on exit, ``await x.aclose()``."""
+
+    async def startup(self) -> None:
+        """Acquire resources; a no-op unless overridden."""
+
+    async def aclose(self) -> None:
+        """Release resources; a no-op unless overridden."""
+
+    async def __aenter__(self) -> Self:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,8 +73,10 @@ class EnqueueRequest:
 class Backend(AsyncLifecycle, ABC):
     """Base class of every backend; ``startup``/``aclose`` are no-ops unless needed.
 
-    ``startup`` connects and checks the server but must not fail merely because the
-    server is down: ``enqueue`` reports that per call, through the contract's errors.
+    ``startup`` connects and checks the server. It must not fail merely because the
+    server is down (``enqueue`` reports that per call, through the contract's errors),
+    but it does fail at once on what no retry can fix: rejected credentials
+    (``CredentialsRejected``) or a refused preflight (``StartupError``).
     """
 
     name: str = "backend"

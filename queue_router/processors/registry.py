@@ -12,10 +12,10 @@ import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from activities.context import JobContext, Runtime
-from activities.effects import EffectClaims
+from queue_router.config import Settings
 from queue_router.errors import ConfigError, ProcessorNotRegistered
-from queue_router.settings import Settings
+from queue_router.processors.context import JobContext, Runtime
+from queue_router.processors.effects import EffectClaims
 from workflows.envelope import JobEnvelope, JobResult
 
 __all__ = [

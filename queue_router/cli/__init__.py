@@ -1,0 +1,83 @@
+"""``queue-router``: operator commands. Each subcommand's ``--help`` shows an example.
+
+Commands:
+    config   the resolved mode, percentage and workflow of every queue (from env vars)
+    route    where a routing key goes on a queue now, with its bucket
+    demo     enqueue jobs on real Redis + Temporal and print where they went
+    worker     run the Temporal worker: catalogue workflows + registered processors
+    rq-worker  run an RQ worker for the legacy path, with the same processors
+    migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
+    rollback   stop migrated workflows and put their jobs back, from the ledger
+    stats / health / check-stuck / validate   operations views (exit 1 = needs attention)
+    backup / restore   one Bull queue as JSON lines, restorable with identical job hashes
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from queue_router.cli import migration, ops, routing, workers
+from queue_router.errors import QueueRouterError
+
+COMMANDS = (routing, workers, migration, ops)
+"""Each command module has ``register(subparsers)``: adding a command is adding a module here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="queue-router",
+        description="Route background jobs between Bull/RQ and Temporal.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    sub.add_parser("demo", help="enqueue demo jobs on real servers", add_help=False).set_defaults(
+        func=None
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        from queue_router.testing.demo import main as demo_main
+
+        demo_main(argv[1:])
+        return 0
+    args = build_parser().parse_args(argv)
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.INFO, format=log_format)
+    try:
+        return int(args.func(args))
+    except QueueRouterError as exc:
+        print(f"queue-router: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def entry() -> NoReturn:
+    """The console script: ``main()``, then exit without interpreter finalization.
+
+    A process that used a Temporal client can abort while Python finalizes (the SDK's
+    Rust threads call back into a dying interpreter; temporalio/sdk-python#300), which
+    would turn a finished command into exit code -6. So once the command is done and
+    its output flushed, the process leaves with ``os._exit``.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    entry()

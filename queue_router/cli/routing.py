@@ -1,0 +1,60 @@
+"""``config`` and ``route``: what the env vars of this shell resolve to, and where a key goes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from queue_router.config import QueueConfig, Settings
+
+__all__ = ["register"]
+
+
+def _effective(config: QueueConfig) -> float:
+    """The share of keys whose primary is Temporal (100 in temporal mode, 0 in shadow...)."""
+    return config.route("").percentage
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    rows = [settings.queue(name) for name in settings.queue_names()]
+    if args.json:
+        print(json.dumps([
+            {"queue": c.name, "mode": c.mode.value, "percentage": _effective(c),
+             "legacy": c.legacy, "workflow_type": c.workflow_type, "task_queue": c.task_queue}
+            for c in rows
+        ], indent=2))  # fmt: skip
+        return 0
+    print(f"{'queue':<26}{'mode':<12}{'temporal %':>11}  {'legacy':<7}{'workflow':<22}task queue")
+    for c in rows:
+        print(f"{c.name:<26}{c.mode.value:<12}{_effective(c):>11g}  {c.legacy:<7}"
+              f"{c.workflow_type:<22}{c.task_queue}")  # fmt: skip
+    print(f"\nfallback to legacy on Temporal failure: {settings.routing.bull_fallback}")
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    config = Settings.from_env().queue(args.queue)
+    route = config.route(args.key)
+    extra = f", also {route.secondary}" if route.secondary else ""
+    extra += f", shadow copy on {route.shadow}" if route.shadow else ""
+    print(f"{args.queue} key={args.key!r}: bucket {route.bucket}, mode {route.mode.value} "
+          f"at {config.percentage:g}% -> {route.primary}{extra}")  # fmt: skip
+    return 0
+
+
+def register(sub: Any) -> None:
+    config = sub.add_parser(
+        "config", help="show each queue's resolved routing",
+        epilog="example: TEMPORAL_TRAFFIC_PERCENTAGE=25 queue-router config --json",
+    )  # fmt: skip
+    config.add_argument("--json", action="store_true", help="machine-readable output")
+    config.set_defaults(func=cmd_config)
+    route = sub.add_parser(
+        "route", help="show where a key goes now",
+        epilog="example: queue-router route email-send user-42",
+    )  # fmt: skip
+    route.add_argument("queue")
+    route.add_argument("key")
+    route.set_defaults(func=cmd_route)

@@ -1,0 +1,61 @@
+"""``worker`` and ``rq-worker``: run the registered processors under Temporal or RQ."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from queue_router.config import Settings
+
+__all__ = ["register"]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from queue_router.worker import run_worker
+
+    overrides = {"temporal_worker_build_id": args.build_id} if args.build_id else {}
+    settings = Settings.from_env(**overrides)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop=stop, queues=args.task_queue or None)
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_rq_worker(args: argparse.Namespace) -> int:
+    from queue_router.worker import run_rq_worker
+
+    run_rq_worker(Settings.from_env(), args.queue, burst=args.burst)
+    return 0
+
+
+def register(sub: Any) -> None:
+    worker = sub.add_parser(
+        "worker", help="run the Temporal worker (SIGTERM/SIGINT: graceful stop)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: TEMPORAL_CLUSTER_URL=temporal:7233 "
+               "QUEUE_ROUTER_PROCESSORS=myapp.jobs queue-router worker --task-queue queue-router"
+               "\n\nOn SIGTERM it stops polling, lets running activities finish for "
+               "QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS, then exits 0.",
+    )  # fmt: skip
+    worker.add_argument(
+        "--task-queue", action="append", metavar="NAME",
+        help="repeatable; default: TEMPORAL_TASK_QUEUE and the per-queue ones",
+    )  # fmt: skip
+    worker.add_argument("--build-id", help="overrides TEMPORAL_WORKER_BUILD_ID")
+    worker.set_defaults(func=cmd_worker)
+    rq_worker = sub.add_parser(
+        "rq-worker", help="run an RQ worker on the legacy queues",
+        epilog="example: QUEUE_ROUTER_PROCESSORS=myapp.jobs "
+               "queue-router rq-worker --queue email-send",
+    )  # fmt: skip
+    rq_worker.add_argument("--queue", action="append", required=True, metavar="NAME")
+    rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    rq_worker.set_defaults(func=cmd_rq_worker)

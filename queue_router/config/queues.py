@@ -1,0 +1,92 @@
+"""One queue's configuration: the per-queue override as written, and as resolved.
+
+``QueueOverride`` is one entry of ``QUEUE_ROUTER_QUEUES`` (every field optional);
+``QueueConfig`` is what the router uses after precedence is applied (see
+``config.settings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from queue_router.receipts import Backoff, JobOptions
+from queue_router.routing import Mode, Route, decide
+
+__all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride"]
+
+Percentage = Annotated[float, Field(ge=0, le=100, multiple_of=0.01)]
+
+
+class DefaultJobOptions(BaseModel):
+    """A queue's ``defaultJobOptions``, in Bull's own JSON names, applied by the producer."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    attempts: int | None = Field(None, ge=1)
+    backoff: int | dict[str, Any] | None = None
+    timeout: int | None = Field(None, gt=0)
+    remove_on_complete: bool | int | None = Field(None, alias="removeOnComplete")
+    remove_on_fail: bool | int | None = Field(None, alias="removeOnFail")
+    lifo: bool | None = None
+    priority: int | None = Field(None, ge=1)
+
+    def backoff_value(self) -> Backoff | None:
+        """Bull normalises a bare number to ``{"type": "fixed", "delay": n}``."""
+        if self.backoff is None:
+            return None
+        if isinstance(self.backoff, int):
+            return Backoff("fixed", self.backoff)
+        kind = self.backoff.get("type", "fixed")
+        if kind not in ("fixed", "exponential"):
+            raise ValueError(f"backoff.type must be 'fixed' or 'exponential', got {kind!r}")
+        return Backoff(kind, int(self.backoff.get("delay", 0)))
+
+    def job_options(self) -> JobOptions:
+        return JobOptions(
+            attempts=self.attempts,
+            backoff=self.backoff_value(),
+            timeout_ms=self.timeout,
+            remove_on_complete=self.remove_on_complete,
+            remove_on_fail=self.remove_on_fail,
+            lifo=self.lifo,
+            priority=self.priority,
+        )
+
+
+class QueueOverride(BaseModel):
+    """One queue's entry in ``QUEUE_ROUTER_QUEUES``; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode | None = None
+    percentage: Percentage | None = None
+    workflow_type: str | None = None
+    task_queue: str | None = None
+    legacy: Literal["bull", "rq"] | None = None
+    rq_function: str | None = None
+    job_name: str | None = None
+    default_job_options: DefaultJobOptions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """Everything the router needs about one queue, after precedence is applied."""
+
+    name: str
+    mode: Mode
+    percentage: float
+    workflow_type: str
+    task_queue: str
+    legacy: str
+    rq_function: str
+    job_name: str
+    defaults: JobOptions
+
+    def route(self, key: str) -> Route:
+        """Where ``key`` goes on this queue now: a pure function, no I/O."""
+        return decide(
+            queue=self.name, key=key, mode=self.mode, percentage=self.percentage, legacy=self.legacy
+        )
