@@ -1,11 +1,16 @@
 """What the two Redis backends (Bull and RQ) share: client settings, error triage, preflight.
 
-redis-py retries commands by default; we turn that off and resolve doubt ourselves,
-because a retry that fails to connect would hide that the first attempt may have landed.
+redis-py retries commands by default; we turn that off and resolve doubt ourselves: after
+an ambiguous failure (a timeout or a connection lost after the command left) the same
+idempotent write is run again until Redis answers. A lookup would race nothing here, but
+a re-run is the one rule for every backend, and its answer ("added" or "already there")
+is definite. A refused re-run says nothing about the first attempt: the outcome stays
+unknown. Rejected credentials are a configuration problem, reported as such at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -13,14 +18,31 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio as aredis
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
 
-from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
+from queue_router.errors import (
+    BackendUnavailable,
+    CredentialsRejected,
+    EnqueueOutcomeUnknown,
+    QueueRouterError,
+    StartupError,
+)
+from queue_router.redact import redact_url
 
 log = logging.getLogger("queue_router.redis")
 
 T = TypeVar("T")
 
-__all__ = ["async_client", "eviction_preflight", "sync_client", "write_or_classify"]
+__all__ = [
+    "async_client",
+    "check_credentials",
+    "eviction_preflight",
+    "sync_client",
+    "write_or_classify",
+]
+
+RESENDS = 3
+"""How many times an ambiguous write is re-run before the outcome is reported unknown."""
 
 
 def _client_kwargs(timeout_s: float, max_connections: int) -> dict[str, Any]:
@@ -67,38 +89,69 @@ def never_connected(exc: BaseException) -> bool:
     )
 
 
-async def write_or_classify(
-    backend: str,
-    job_id: str,
-    write: Callable[[], Awaitable[T]],
-    exists: Callable[[], Awaitable[bool]],
-) -> T | None:
-    """Run ``write``; on failure, decide between "not written" and "unknown".
+def credentials_problem(exc: BaseException) -> bool:
+    """Wrong password or user, or an ACL that forbids the command: nothing ran."""
+    return isinstance(exc, AuthenticationError | AuthorizationError | NoPermissionError)
 
-    Returns the write's result, or ``None`` when the write failed ambiguously but the
-    lookup shows the job is there. Raises ``BackendUnavailable`` when the job is
-    provably absent and ``EnqueueOutcomeUnknown`` when we cannot tell.
+
+def rejected(backend: str, url: str, exc: BaseException) -> CredentialsRejected:
+    kind = "permission denied" if isinstance(exc, NoPermissionError) else "authentication"
+    return CredentialsRejected(
+        backend,
+        f"Redis at REDIS_URL={redact_url(url)} refused our credentials ({kind} failed: "
+        f"{type(exc).__name__}); nothing was written: fix the user/password in REDIS_URL",
+    )
+
+
+async def write_or_classify(
+    backend: str, job_id: str, url: str, write: Callable[[], Awaitable[T]]
+) -> T:
+    """Run the idempotent ``write``; after an ambiguous failure, run it again.
+
+    Returns the write's result (from the first attempt that got an answer). Raises
+    ``BackendUnavailable`` when no attempt can have reached Redis or Redis refused the
+    first one, ``CredentialsRejected`` when it refused our credentials, and
+    ``EnqueueOutcomeUnknown`` when an attempt may have landed and no re-run got an answer.
     """
-    try:
-        return await write()
-    except QueueRouterError:
-        raise
-    except redis.ResponseError as exc:
-        raise BackendUnavailable(backend, f"Redis rejected the write: {exc}", cause=exc) from exc
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        if never_connected(exc):
-            raise BackendUnavailable(backend, f"Redis unreachable: {exc}", cause=exc) from exc
+    doubt: BaseException | None = None
+    last: BaseException | None = None
+    for attempt in range(RESENDS + 1):
+        if attempt:
+            await asyncio.sleep(0.05 * 2**attempt)
         try:
-            found = await exists()
-        except (redis.RedisError, OSError) as lookup_exc:
-            raise EnqueueOutcomeUnknown(
-                backend, job_id, f"{exc}; and the lookup failed: {lookup_exc}", cause=exc
-            ) from exc
-        if found:
-            return None
-        raise BackendUnavailable(
-            backend, f"write failed ({exc}) and the job is absent", cause=exc
-        ) from exc
+            return await write()
+        except QueueRouterError:
+            raise
+        except (redis.RedisError, OSError) as exc:
+            last = exc
+            if credentials_problem(exc) and doubt is None:
+                raise rejected(backend, url, exc) from exc
+            if isinstance(exc, redis.ResponseError) and doubt is None:
+                raise BackendUnavailable(
+                    backend, f"Redis rejected the write: {exc}", cause=exc
+                ) from exc
+            if never_connected(exc):
+                if doubt is None:
+                    raise BackendUnavailable(
+                        backend, f"Redis unreachable: {exc}", cause=exc
+                    ) from exc
+                continue  # a refused re-run says nothing about the first attempt
+            doubt = doubt or exc
+    raise EnqueueOutcomeUnknown(
+        backend,
+        job_id,
+        f"{doubt}; re-running the write {RESENDS} times got no answer (last: {last})",
+        cause=doubt,
+    ) from doubt
+
+
+async def check_credentials(backend: str, url: str, ping: Callable[[], Awaitable[Any]]) -> None:
+    """At startup: a wrong password fails now, not on every job. A Redis that is down is fine."""
+    try:
+        await ping()
+    except (redis.RedisError, OSError) as exc:
+        if isinstance(exc, AuthenticationError | AuthorizationError):
+            raise rejected(backend, url, exc) from exc
 
 
 async def eviction_preflight(
@@ -106,7 +159,8 @@ async def eviction_preflight(
 ) -> None:
     """Warn, or refuse when ``require``, if Redis may evict queue keys (jobs would vanish).
 
-    A Redis that is down now is not an error here: each enqueue reports that itself.
+    A Redis that is down now, or that does not let us read its config (managed services,
+    ACLs), is not an error here: each enqueue reports what it meets itself.
     """
     try:
         config = await config_get()
@@ -120,5 +174,5 @@ async def eviction_preflight(
         "keys and lose jobs; set it to 'noeviction'"
     )
     if require:
-        raise BackendUnavailable("redis", message + " (QUEUE_ROUTER_REQUIRE_NOEVICTION=true)")
+        raise StartupError(f"{message} (QUEUE_ROUTER_REQUIRE_NOEVICTION=true)")
     log.warning(message)

@@ -14,7 +14,7 @@ from importlib import resources
 
 import redis.asyncio as aredis
 
-from backends._redis import async_client, eviction_preflight, write_or_classify
+from backends._redis import async_client, check_credentials, eviction_preflight, write_or_classify
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
@@ -37,7 +37,7 @@ class BullBackend(Backend):
     Args:
         redis_url: where the Bull queues live.
         prefix: Bull's key prefix, ``bull`` unless the Node side set another.
-        timeout_s: socket timeout; past it the outcome is looked up, not guessed.
+        timeout_s: socket timeout; past it the same idempotent write is run again.
         require_noeviction: refuse to start when Redis may evict keys.
         client: an existing ``redis.asyncio.Redis`` (not closed by us), for reuse.
     """
@@ -54,6 +54,7 @@ class BullBackend(Backend):
         client: aredis.Redis | None = None,
     ) -> None:
         self.prefix = prefix
+        self._url = redis_url
         self._owns_client = client is None
         self._redis = client or async_client(redis_url, timeout_s)
         self._require_noeviction = require_noeviction
@@ -65,6 +66,7 @@ class BullBackend(Backend):
         return f"{self.prefix}:{queue}:{suffix}"
 
     async def startup(self) -> None:
+        await check_credentials(self.name, self._url, self._redis.ping)
         await eviction_preflight(
             lambda: self._redis.config_get("maxmemory-policy"), require=self._require_noeviction
         )
@@ -95,11 +97,8 @@ class BullBackend(Backend):
             result: list[bytes] = await self._script(keys=keys, args=args)
             return result
 
-        async def exists() -> bool:
-            return bool(await self._redis.exists(self.key(request.queue, request.job_id)))
-
-        result = await write_or_classify(self.name, request.job_id, write, exists)
-        added = result is not None and int(result[1]) == 1
+        result = await write_or_classify(self.name, request.job_id, self._url, write)
+        added = int(result[1]) == 1
         return Placement(
             backend=self.name,
             job_id=request.job_id,

@@ -18,7 +18,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Retry
 
-from backends._redis import eviction_preflight, sync_client, write_or_classify
+from backends._redis import check_credentials, eviction_preflight, sync_client, write_or_classify
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 
@@ -31,7 +31,7 @@ class RQBackend(Backend):
     Args:
         redis_url: where the RQ queues live.
         serializer: ``pickle`` (RQ's default) or ``json``; must match the workers.
-        timeout_s: socket timeout; past it the outcome is looked up, not guessed.
+        timeout_s: socket timeout; past it the same idempotent write is run again.
         require_noeviction: refuse to start when Redis may evict keys.
     """
 
@@ -45,6 +45,7 @@ class RQBackend(Backend):
         timeout_s: float = 5.0,
         require_noeviction: bool = False,
     ) -> None:
+        self._url = redis_url
         self._redis: redis.Redis = sync_client(redis_url, timeout_s)
         self._serializer = serializer
         self._require_noeviction = require_noeviction
@@ -53,6 +54,7 @@ class RQBackend(Backend):
         return Queue(name, connection=self._redis, serializer=self._serializer)
 
     async def startup(self) -> None:
+        await check_credentials(self.name, self._url, lambda: asyncio.to_thread(self._redis.ping))
         await eviction_preflight(
             lambda: asyncio.to_thread(self._redis.config_get, "maxmemory-policy"),
             require=self._require_noeviction,
@@ -98,15 +100,11 @@ class RQBackend(Backend):
         async def write() -> bool:
             return await asyncio.to_thread(self._enqueue_sync, request)
 
-        async def exists() -> bool:
-            key = f"rq:job:{request.job_id}"
-            return bool(await asyncio.to_thread(self._redis.exists, key))
-
-        added = await write_or_classify(self.name, request.job_id, write, exists)
+        added = await write_or_classify(self.name, request.job_id, self._url, write)
         return Placement(
             backend=self.name,
             job_id=request.job_id,
-            existing=not added,  # None: found after a failed write
+            existing=not added,
             detail={"queue": request.queue, "function": request.rq_function},
         )
 

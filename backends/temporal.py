@@ -2,38 +2,64 @@
 
 Starts use ``USE_EXISTING`` + ``REJECT_DUPLICATE``, so a repeat of the same job id
 returns the run that exists (running or closed) instead of starting a second one.
-Failures are triaged by what the server can have seen: a refused connection or an
-explicit rejection means "not written"; a timeout or dropped call is looked up with
-``describe`` and only reported "not written" when the workflow provably does not exist.
+
+Doubt is resolved by asking the same question again, never by a read. Each attempt is
+one RPC without the SDK's hidden retries, so we know of every attempt whether it can
+have reached the server:
+
+- a refused or failed connect: this attempt never left; try again until the retry
+  budget is spent, then "not written" (unless an earlier attempt is in doubt);
+- a timeout, reset or other ambiguous error: the start may be persisted. The *same*
+  request (same workflow id, policies and request id, so the server deduplicates it)
+  is sent again until the server answers; a ``describe`` saying NOT_FOUND could race a
+  start still being persisted, so it proves nothing and is not used;
+- once in doubt, only a success, ``ALREADY_EXISTS`` or a rejection that the earlier
+  attempt would have met too (a malformed request) settles it; otherwise the outcome
+  stays unknown.
+
+The request is built with the public ``workflow_service`` API because the response's
+``started`` flag (did this call create the run?) is not exposed by ``start_workflow``.
+Client interceptors are therefore not applied to these starts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import timedelta
+from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
+from temporalio.api.workflowservice.v1 import (
+    StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+)
+from temporalio.client import Client
+from temporalio.converter import WorkflowSerializationContext
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from queue_router.contract import Backend, EnqueueRequest
-from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown
+from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from workflows.envelope import JobEnvelope, workflow_id
 
 __all__ = ["TemporalBackend"]
 
-# The server answered and refused: nothing was written.
-_REJECTED = {
+# The server rejected the request itself; an earlier send of the same request would
+# have met the same answer, so these settle a doubt too.
+_MALFORMED = {
     RPCStatusCode.INVALID_ARGUMENT,
-    RPCStatusCode.NOT_FOUND,
-    RPCStatusCode.PERMISSION_DENIED,
-    RPCStatusCode.UNAUTHENTICATED,
-    RPCStatusCode.FAILED_PRECONDITION,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.NOT_FOUND,  # the namespace
     RPCStatusCode.UNIMPLEMENTED,
     RPCStatusCode.OUT_OF_RANGE,
 }
+# The server answered and refused this attempt (nothing written by it), but it might
+# have accepted an earlier one: definite only when no earlier attempt is in doubt.
+_REFUSED = _MALFORMED | {
+    RPCStatusCode.FAILED_PRECONDITION,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+_CREDENTIALS = {RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED}
 
 
 class TemporalBackend(Backend):
@@ -43,8 +69,8 @@ class TemporalBackend(Backend):
         target: ``host:port`` of the Temporal frontend.
         namespace: Temporal namespace.
         tls: TLS settings, or ``False``.
-        rpc_timeout_s: deadline of one start; past it the outcome is looked up.
-        retry_s: how long the SDK retries an unreachable server before we give up.
+        rpc_timeout_s: deadline of one start attempt; past it the same start is re-sent.
+        retry_s: how long to keep trying a server that cannot be reached at all.
         client: an existing connected client to reuse (then target/tls are ignored).
     """
 
@@ -64,9 +90,8 @@ class TemporalBackend(Backend):
         self._namespace = namespace
         self._tls = tls
         self._rpc_timeout = timedelta(seconds=rpc_timeout_s)
-        self._retry = RetryConfig(
-            max_elapsed_time_millis=int(retry_s * 1000), initial_interval_millis=100
-        )
+        self._retry_s = retry_s
+        self._doubt_s = 2 * rpc_timeout_s + retry_s
         self._client = client
 
     async def client(self) -> Client:
@@ -76,51 +101,66 @@ class TemporalBackend(Backend):
                 self._target,
                 namespace=self._namespace,
                 tls=self._tls,
-                retry_config=self._retry,
+                retry_config=RetryConfig(max_retries=0),
                 lazy=True,
             )
         return self._client
 
     async def enqueue(self, request: EnqueueRequest) -> Placement:
         wf_id = workflow_id(request.queue, request.job_id, shadow=request.shadow)
-        envelope = JobEnvelope(
-            queue=request.queue,
-            job_id=request.job_id,
-            name=request.job_name,
-            data=request.data,
-            options=request.options.to_bull(),
-            shadow=request.shadow,
-            enqueued_at_ms=request.timestamp_ms,
-        )
-        try:
-            client = await self.client()
-            handle: WorkflowHandle[object, object] = await client.start_workflow(
-                request.workflow_type,
-                envelope,
-                id=wf_id,
-                task_queue=request.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                start_delay=_delay(request),
-                memo={"queue": request.queue, "job_id": request.job_id, "shadow": request.shadow},
-                rpc_timeout=self._rpc_timeout,
-            )
-        except WorkflowAlreadyStartedError:
-            return await self._existing(request, wf_id)
-        except RPCError as exc:
-            if exc.status in _REJECTED or _refused(exc):
-                raise BackendUnavailable(
-                    self.name, f"start of {wf_id} failed: {exc.status.name}: {exc}", cause=exc
-                ) from exc
-            return await self._resolve_doubt(request, wf_id, exc)
-        except RuntimeError as exc:  # the lazy connect failed: nothing was sent
-            raise BackendUnavailable(
-                self.name, f"cannot connect to {self._target}: {exc}", cause=exc
-            ) from exc
-        response = getattr(handle, "_start_workflow_response", None)
-        started = bool(getattr(response, "started", True))
-        run_id = handle.result_run_id or handle.first_execution_run_id
-        return self._placement(request, wf_id, run_id, existing=not started)
+        client = await self.client()
+        start = await _start_request(client, request, wf_id)
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._retry_s
+        doubt: BaseException | None = None
+        last: BaseException | None = None
+        pause = 0.05
+        while True:
+            try:
+                response = await client.workflow_service.start_workflow_execution(
+                    start, retry=False, timeout=self._rpc_timeout
+                )
+                return self._placed(request, wf_id, response)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.ALREADY_EXISTS:  # closed run, REJECT_DUPLICATE
+                    return await self._existing(request, wf_id)
+                last = exc
+                if exc.status in _CREDENTIALS and doubt is None:
+                    raise CredentialsRejected(
+                        self.name,
+                        f"Temporal at {self._target} refused our credentials ({exc.status.name}); "
+                        "nothing was written: check TEMPORAL_API_KEY / TEMPORAL_CLIENT_CERT_PATH "
+                        f"and TEMPORAL_NAMESPACE={self._namespace}",
+                    ) from exc
+                if exc.status in _MALFORMED or (exc.status in _REFUSED and doubt is None):
+                    raise BackendUnavailable(
+                        self.name, f"start of {wf_id} refused: {exc.status.name}: {exc}", cause=exc
+                    ) from exc
+                if not _never_sent(exc) and doubt is None:
+                    doubt, give_up_at = exc, loop.time() + self._doubt_s
+            except RuntimeError as exc:
+                last = exc
+                if not str(exc).startswith("Failed client connect") and doubt is None:
+                    doubt, give_up_at = exc, loop.time() + self._doubt_s
+            if loop.time() + pause >= give_up_at:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        if doubt is not None:
+            raise EnqueueOutcomeUnknown(
+                self.name, request.job_id,
+                f"start of {wf_id} may have been persisted ({doubt}); re-sending it got no "
+                f"answer within {self._doubt_s:g}s (last: {last})",
+                cause=doubt,
+            ) from doubt  # fmt: skip
+        raise BackendUnavailable(
+            self.name, f"cannot reach Temporal at {self._target}: {last}", cause=last
+        ) from last
+
+    def _placed(
+        self, request: EnqueueRequest, wf_id: str, response: StartWorkflowExecutionResponse
+    ) -> Placement:
+        return self._placement(request, wf_id, response.run_id, existing=not response.started)
 
     async def _existing(self, request: EnqueueRequest, wf_id: str) -> Placement:
         """A closed run with this id exists (REJECT_DUPLICATE): the job is already done."""
@@ -138,41 +178,57 @@ class TemporalBackend(Backend):
             placement.detail["status"] = status.name
         return placement
 
-    async def _resolve_doubt(self, request: EnqueueRequest, wf_id: str, exc: RPCError) -> Placement:
-        """After a timeout or dropped call: found -> placed; provably absent -> not written."""
-        client = await self.client()
-        try:
-            described = await client.get_workflow_handle(wf_id).describe(
-                rpc_timeout=self._rpc_timeout
-            )
-        except RPCError as lookup:
-            if lookup.status == RPCStatusCode.NOT_FOUND:
-                raise BackendUnavailable(
-                    self.name, f"start of {wf_id} failed ({exc}) and it does not exist", cause=exc
-                ) from exc
-            raise EnqueueOutcomeUnknown(
-                self.name, request.job_id, f"{exc}; lookup of {wf_id} failed: {lookup}", cause=exc
-            ) from exc
-        return self._placement(request, wf_id, described.run_id, existing=True)
-
     def _placement(
         self, request: EnqueueRequest, wf_id: str, run_id: str | None, *, existing: bool
     ) -> Placement:
         return Placement(
             backend=self.name,
             job_id=wf_id,
-            run_id=run_id,
+            run_id=run_id or None,
             existing=existing,
             shadow=request.shadow,
             detail={"workflow_type": request.workflow_type, "task_queue": request.task_queue},
         )
 
 
-def _delay(request: EnqueueRequest) -> timedelta | None:
-    """Bull's ``delay`` becomes Temporal's ``start_delay``."""
-    return timedelta(milliseconds=request.options.delay_ms) if request.options.delay_ms else None
+async def _start_request(
+    client: Client, request: EnqueueRequest, wf_id: str
+) -> StartWorkflowExecutionRequest:
+    """The start, built once per enqueue so every re-send carries the same request id."""
+    converter = client.data_converter.with_context(
+        WorkflowSerializationContext(namespace=client.namespace, workflow_id=wf_id)
+    )
+    envelope = JobEnvelope(
+        queue=request.queue,
+        job_id=request.job_id,
+        name=request.job_name,
+        data=request.data,
+        options=request.options.to_bull(),
+        shadow=request.shadow,
+        enqueued_at_ms=request.timestamp_ms,
+    )
+    start = StartWorkflowExecutionRequest(
+        namespace=client.namespace,
+        workflow_id=wf_id,
+        identity=client.identity,
+        request_id=str(uuid.uuid4()),
+        workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+        workflow_id_conflict_policy=(
+            WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+        ),
+    )
+    start.workflow_type.name = request.workflow_type
+    start.task_queue.name = request.task_queue
+    start.input.payloads.extend(await converter.encode([envelope]))
+    memo: dict[str, Any] = {"queue": request.queue, "job_id": request.job_id}
+    memo["shadow"] = request.shadow
+    for key, value in memo.items():
+        start.memo.fields[key].CopyFrom((await converter.encode([value]))[0])
+    if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``
+        start.workflow_start_delay.FromTimedelta(timedelta(milliseconds=request.options.delay_ms))
+    return start
 
 
-def _refused(exc: RPCError) -> bool:
-    """UNAVAILABLE because the TCP connect was refused: the request never left."""
+def _never_sent(exc: RPCError) -> bool:
+    """UNAVAILABLE because this attempt's TCP connect failed: the request never left."""
     return exc.status == RPCStatusCode.UNAVAILABLE and "connect error" in str(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import time
 import uuid
@@ -72,7 +73,10 @@ async def main(jobs: int, concurrency: int) -> None:
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
         )  # fmt: skip
-        dead = settings.model_copy(update={"temporal_cluster_url": f"127.0.0.1:{free_port()}"})
+        dead_target = {"temporal_cluster_url": f"127.0.0.1:{free_port()}"}
+        dead = dataclasses.replace(
+            settings, temporal=settings.temporal.model_copy(update=dead_target)
+        )
         async with QueueRouter(settings) as router, QueueRouter(dead) as down:
             await latencies(router, 20, down)  # warm up connections
             seen = await latencies(router, jobs, down)

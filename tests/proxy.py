@@ -2,13 +2,18 @@
 
 ``forward`` passes bytes both ways. ``drop_replies`` still delivers requests to the
 server but throws its replies away (the write happens; the caller times out).
-``blackhole`` delivers nothing either way. Only 127.0.0.1 is ever used.
+``blackhole`` delivers nothing either way. ``hold_replies(seconds)`` keeps the server's
+replies back for a while and then delivers them in order (a slow server: the write
+happens, the caller times out, a later re-send gets its answer). ``refuse()`` closes
+every connection and the listener, so a retry meets a refused connect. Only 127.0.0.1
+is ever used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Literal
 
 Mode = Literal["forward", "drop_replies", "blackhole"]
@@ -19,6 +24,7 @@ class ToggleProxy:
         self.target_port = target_port
         self.mode: Mode = "forward"
         self.port = 0
+        self._held_until = 0.0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -50,8 +56,17 @@ class ToggleProxy:
             while data := await reader.read(65536):
                 if self.mode == "blackhole" or (self.mode == "drop_replies" and not upstream):
                     continue
+                while not upstream and time.monotonic() < self._held_until:
+                    await asyncio.sleep(0.02)
                 writer.write(data)
                 await writer.drain()
+
+    def hold_replies(self, seconds: float) -> None:
+        self._held_until = time.monotonic() + seconds
+
+    async def refuse(self) -> None:
+        """Drop every connection and stop listening: new connects are refused."""
+        await self.close()
 
     async def close(self) -> None:
         if self._server is not None:

@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from queue_router.cli.migration import open_migrator
 from queue_router.config import Settings
-from queue_router.errors import BackendUnavailable, ConfigError
+from queue_router.errors import ConfigError, StartupError
 from queue_router.migration.migrate import Migrator
 from queue_router.ops import backup as backups
 from queue_router.ops import readings
@@ -80,7 +80,7 @@ def cmd_health(args: argparse.Namespace) -> int:
             client, error = None, None
             try:
                 client = await connect_worker_client(settings)
-            except BackendUnavailable as exc:
+            except StartupError as exc:
                 error = str(exc)
             checks = await readings.health(migrator.redis, client, error, settings.task_queues())
         _print(checks, args.json)

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from backends.temporal import TemporalBackend
 from queue_router.config import QueueConfig, Settings
 from queue_router.contract import EnqueueRequest
-from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, PayloadError
+from queue_router.errors import EnqueueOutcomeUnknown, NotEnqueuedError, PayloadError
 from queue_router.migration.bull import BullQueue
 from queue_router.migration.queues import LegacyJob, LegacyQueue, now_ms
 from queue_router.migration.rq import RQQueue
@@ -252,7 +252,7 @@ class Migrator:
         )  # fmt: skip
         try:
             placement = await self.temporal.enqueue(request)
-        except BackendUnavailable as exc:
+        except NotEnqueuedError as exc:  # definitely not started: the job goes back
             await queue.unhold(job.job_id)
             outcome.reason = f"workflow start failed, job put back: {exc}"
             return outcome

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from queue_router import bucket
 from queue_router.testing.devservers import RedisServer, TemporalServer
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,11 @@ def test_example_runs(
     )  # fmt: skip
     if example == "quickstart.py":
         assert "user-42: bucket 2080 -> temporal:email-send/welcome-user-42" in out.stdout
-        assert (
-            redis_db.exists("bull:email-send:welcome-user-7")
-            + redis_db.exists("bull:email-send:welcome-user-1")
-            >= 1
-        )
+        for user in ("user-1", "user-7", "user-42"):  # each where its bucket says, and only there
+            to_bull = bucket(user) >= 2500
+            assert redis_db.exists(f"bull:email-send:welcome-{user}") == to_bull, user
+            where = "bull:welcome-" if to_bull else "temporal:email-send/welcome-"
+            assert f"{user}: bucket {bucket(user)} -> {where}{user}" in out.stdout
     else:
         assert out.stdout.startswith("queued on ")
 

@@ -36,7 +36,7 @@ async def test_fallback_when_temporal_is_unreachable(
     )
     receipt = await router.enqueue("webhook-deliver", {"url": "u"}, job_id="wh-1")
     assert receipt.fell_back and receipt.backends == ("bull",)
-    assert "cannot connect" in (receipt.fallback_reason or "")
+    assert "cannot reach Temporal" in (receipt.fallback_reason or "")
     assert redis_db.exists("bull:webhook-deliver:wh-1")
 
 
@@ -84,6 +84,74 @@ async def test_ambiguous_timeout_never_falls_back(
         assert retry.backends == ("temporal",) and retry.placements[0].existing
         runs = await temporal_client.count_workflows("WorkflowId = 'email-send/amb-1'")
         assert runs.count == 1
+    finally:
+        await proxy.close()
+
+
+async def test_a_slow_start_is_settled_by_sending_it_again_not_by_a_read(
+    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer,
+    temporal_client: Client,
+) -> None:  # fmt: skip
+    """The start is persisted but its reply (and any lookup's) comes after the deadline."""
+    proxy = ToggleProxy(temporal_server.port)
+    await proxy.start()
+    try:
+        router: QueueRouter = await make_router(
+            use_temporal_workflows=True,
+            temporal_cluster_url=f"127.0.0.1:{proxy.port}",
+            temporal_rpc_timeout_ms=1000,
+        )
+        await router.enqueue("email-send", {}, job_id="warm-up")
+        proxy.hold_replies(2.5)
+        receipt = await router.enqueue("email-send", {"n": 1}, job_id="slow-1")
+        assert receipt.backends == ("temporal",) and not receipt.fell_back
+        assert not redis_db.exists("bull:email-send:slow-1"), "a legacy copy was written"
+        runs = await temporal_client.count_workflows("WorkflowId = 'email-send/slow-1'")
+        assert runs.count == 1
+    finally:
+        await proxy.close()
+
+
+async def test_a_refused_resend_leaves_the_outcome_unknown(
+    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer
+) -> None:
+    """A start that may have landed stays in doubt when every re-send meets a refused connect."""
+    proxy = ToggleProxy(temporal_server.port)
+    await proxy.start()
+    try:
+        router: QueueRouter = await make_router(
+            use_temporal_workflows=True,
+            temporal_cluster_url=f"127.0.0.1:{proxy.port}",
+            temporal_rpc_timeout_ms=1000,
+        )
+        await router.enqueue("email-send", {}, job_id="warm-up")
+        proxy.mode = "drop_replies"
+        pending = asyncio.create_task(router.enqueue("email-send", {}, job_id="gone-1"))
+        await asyncio.sleep(1.3)  # the first attempt has timed out: its outcome is in doubt
+        await proxy.refuse()
+        with pytest.raises(EnqueueOutcomeUnknown):
+            await pending
+        assert not redis_db.exists("bull:email-send:gone-1"), "fell back after an unknown outcome"
+    finally:
+        await proxy.close()
+
+
+async def test_a_slow_redis_write_is_settled_by_running_it_again(
+    make_router: Router, redis_server: RedisServer, redis_db: redis.Redis
+) -> None:
+    proxy = ToggleProxy(redis_server.port)
+    await proxy.start()
+    try:
+        router: QueueRouter = await make_router(
+            redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+            redis_timeout_ms=500,
+            queues={"email-send": {"mode": "bull"}},
+        )
+        await router.enqueue("email-send", {}, job_id="warm-up")
+        proxy.hold_replies(1.2)  # the script runs; its reply comes after the socket timeout
+        receipt = await router.enqueue("email-send", {"n": 1}, job_id="slow-1")
+        assert receipt.backends == ("bull",)
+        assert redis_db.lrange("bull:email-send:wait", 0, -1).count("slow-1") == 1
     finally:
         await proxy.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -144,9 +145,7 @@ async def test_rq_jobs_migrate_with_their_data(
     await router.enqueue(QUEUE, {"via": "router"}, job_id="rq-1", options=JobOptions(attempts=2))
     plain = Queue(QUEUE, connection=redis.Redis.from_url(redis_server.url))
     plain.enqueue("billing.tasks.render", 42, style="a4", job_id="rq-legacy")
-    migrator.settings = migrator.settings.model_copy(
-        update={"queues": router.settings.routing.queues}
-    )
+    migrator.settings = dataclasses.replace(migrator.settings, routing=router.settings.routing)
     report = await migrator.run(MigrationPlan([QUEUE]))
     assert report.counts() == {"moved": 2}, report.as_json()
     assert (await envelope_of(temporal_client, workflow_id(QUEUE, "rq-1"))).options["attempts"] == 2

@@ -16,7 +16,7 @@ def test_route_prints_bucket_and_target(
     assert main(["route", "email-send", "user-42"]) == 0
     assert "bucket 2080" in capsys.readouterr().out  # 2080 < 2500: Temporal
     monkeypatch.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "20")
-    main(["route", "email-send", "user-42"])
+    assert main(["route", "email-send", "user-42"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("-> bull")
 
 
@@ -57,6 +57,7 @@ def test_bad_config_exits_2_naming_the_var(
     ],
 )
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main([command, "--help"])
+    assert exited.value.code == 0
     assert "example: " in capsys.readouterr().out

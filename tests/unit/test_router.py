@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import queue_router
 from queue_router import (
     BackendUnavailable,
+    ConfigError,
     EnqueueOutcomeUnknown,
     InvalidJobError,
     JobOptions,
@@ -18,6 +20,7 @@ from queue_router import (
     PayloadError,
     QueueRouter,
     Settings,
+    StartupError,
     UnknownQueueError,
 )
 from queue_router.testing.memory import MemoryBackend
@@ -279,3 +282,38 @@ async def test_retry_of_an_unknown_outcome_never_falls_back() -> None:
     b["temporal"].fail_with = None
     resolved = await router.enqueue("email-send", {}, job_id="amb-1")
     assert resolved.backends == ("temporal",)
+
+
+async def test_a_job_can_turn_off_its_queues_default_lifo() -> None:
+    lifo_queue = {"email-send": {"default_job_options": {"lifo": True}}}
+    router, b = router_with(temporal_traffic_percentage=0, queues=lifo_queue)
+    await router.enqueue("email-send", {}, job_id="own", options=JobOptions(lifo=False))
+    await router.enqueue("email-send", {}, job_id="default")
+    stored = {job_id: job.request.options for (_, job_id), job in b["bull"].jobs.items()}
+    assert stored["own"].lifo is False and "lifo" not in stored["own"].to_bull()
+    assert stored["default"].lifo is True and stored["default"].to_bull()["lifo"] is True
+
+
+class RefusingBackend(MemoryBackend):
+    async def startup(self) -> None:
+        raise StartupError("preflight refused (test)")
+
+
+def test_sync_router_stops_its_loop_thread_when_startup_fails() -> None:
+    def loop_threads() -> int:
+        return sum(t.name == "queue-router-loop" for t in threading.enumerate())
+
+    before = loop_threads()
+    backends = {"bull": RefusingBackend("bull"), "rq": MemoryBackend("rq"),
+                "temporal": MemoryBackend("temporal")}  # fmt: skip
+    router = QueueRouter(Settings.from_env(), backends=backends)  # type: ignore[arg-type]
+    with pytest.raises(StartupError, match="preflight refused"):
+        queue_router.SyncQueueRouter(router)
+    assert loop_threads() == before
+
+
+def test_a_missing_backend_is_a_config_error_not_a_failed_job() -> None:
+    backends = {"bull": MemoryBackend("bull")}
+    with pytest.raises(ConfigError, match="needs a 'temporal' backend") as info:
+        QueueRouter(Settings.from_env(), backends=backends)  # type: ignore[arg-type]
+    assert not isinstance(info.value, NotEnqueuedError)
