@@ -56,8 +56,9 @@ class ToggleProxy:
             while data := await reader.read(65536):
                 if self.mode == "blackhole" or (self.mode == "drop_replies" and not upstream):
                     continue
-                while not upstream and time.monotonic() < self._held_until:
-                    await asyncio.sleep(0.02)
+                held = self._held_until - time.monotonic()
+                if not upstream and held > 0:
+                    await asyncio.sleep(held)
                 writer.write(data)
                 await writer.drain()
 

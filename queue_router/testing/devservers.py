@@ -127,13 +127,21 @@ class _Server:
 
 
 class RedisServer(_Server):
-    """redis-server with ``noeviction`` and ``appendfsync always``: a kill loses no acked write."""
+    """redis-server with ``noeviction`` and ``appendfsync always``: a kill loses no acked write.
+
+    With ``password`` the server requires it (``--requirepass``), and ``url`` carries it.
+    """
 
     what = "redis"
 
+    def __init__(self, port: int | None = None, *, password: str | None = None) -> None:
+        super().__init__(port)
+        self.password = password
+
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
         return [
@@ -145,6 +153,7 @@ class RedisServer(_Server):
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--maxmemory-policy", "noeviction",
+            *(["--requirepass", self.password] if self.password else []),
         ]  # fmt: skip
 
 
