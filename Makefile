@@ -24,6 +24,7 @@ install: $(STAMP) $(NODE_STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow" --cov=queue_router --cov=backends --cov=activities --cov=workflows --cov-report=term:skip-covered
 

@@ -48,3 +48,10 @@ async def slow(job: JobContext) -> str:
 def _append(path: Path, line: str) -> None:
     with path.open("a") as out:
         out.write(line)
+
+
+@processor("invoice-render")
+async def render_invoice(job: JobContext) -> dict[str, str]:
+    """The README's custom queue: not in the catalogue, its own workflow type."""
+    _record(job, "run")
+    return {"invoice": f"INV-{job.data['order']}", "runtime": job.runtime}

@@ -16,7 +16,7 @@ __all__ = ["DEFAULT_CATALOGUE", "QueueSpec"]
 class QueueSpec:
     name: str
     workflow_type: str
-    domain: str | None
+    domain: str
 
 
 def _spec(name: str, workflow_type: str, domain: str) -> tuple[str, QueueSpec]:

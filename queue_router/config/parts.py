@@ -105,7 +105,7 @@ class _DomainSwitches(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        domains = {spec.domain for spec in DEFAULT_CATALOGUE.values() if spec.domain}
+        domains = {spec.domain for spec in DEFAULT_CATALOGUE.values()}
         environ = {key.upper(): value for key, value in os.environ.items()}
         found = {d: environ[domain_var(d)] for d in sorted(domains) if domain_var(d) in environ}
         return {"domain_backends": found} if found else {}

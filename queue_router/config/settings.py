@@ -23,17 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
+from queue_router.config import parts
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.config.explain import explain
-from queue_router.config.parts import (
-    MigrationSettings,
-    RedisSettings,
-    RoutingSettings,
-    SmtpSettings,
-    TemporalSettings,
-    WebhookSettings,
-    WorkerSettings,
-)
 from queue_router.config.queues import DefaultJobOptions, QueueConfig, QueueOverride
 from queue_router.errors import ConfigError, UnknownQueueError
 from queue_router.routing import Mode
@@ -51,13 +43,13 @@ class Settings:
     ``smtp`` and ``webhook``; the migration commands add ``migration``.
     """
 
-    routing: RoutingSettings
-    redis: RedisSettings
-    temporal: TemporalSettings
-    worker: WorkerSettings
-    smtp: SmtpSettings
-    webhook: WebhookSettings
-    migration: MigrationSettings
+    routing: parts.RoutingSettings
+    redis: parts.RedisSettings
+    temporal: parts.TemporalSettings
+    worker: parts.WorkerSettings
+    smtp: parts.SmtpSettings
+    webhook: parts.WebhookSettings
+    migration: parts.MigrationSettings
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -66,14 +58,13 @@ class Settings:
         ``overrides`` are field names of any part (``redis_url=...``, ``queues={...}``);
         each goes to the part that has it, and an unknown name is an error.
         """
-        parts = _PARTS
-        owner = {name: part for part, model in parts.items() for name in model.model_fields}
+        owner = {name: part for part, model in _PARTS.items() for name in model.model_fields}
         unknown = sorted(set(overrides) - set(owner))
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
         built: dict[str, Any] = {}
         problems: list[str] = []
-        for part, model in parts.items():
+        for part, model in _PARTS.items():
             given = {k: v for k, v in overrides.items() if owner[k] == part}
             try:
                 built[part] = model(**given)
@@ -129,7 +120,7 @@ class Settings:
         if spec is None and name not in routing.queues:
             raise UnknownQueueError(f"unknown queue {name!r}{_did_you_mean(name, routing.queues)}")
         legacy: str = override.legacy or routing.legacy_backend
-        domain_choice = routing.domain_backends.get(spec.domain) if spec and spec.domain else None
+        domain_choice = routing.domain_backends.get(spec.domain) if spec else None
         if override.mode is not None:
             mode = override.mode
         elif domain_choice is not None:
@@ -171,11 +162,11 @@ def _did_you_mean(name: str, extra: dict[str, Any] | None = None) -> str:
 
 
 _PARTS: dict[str, type[BaseSettings]] = {
-    "routing": RoutingSettings,
-    "redis": RedisSettings,
-    "temporal": TemporalSettings,
-    "worker": WorkerSettings,
-    "smtp": SmtpSettings,
-    "webhook": WebhookSettings,
-    "migration": MigrationSettings,
+    "routing": parts.RoutingSettings,
+    "redis": parts.RedisSettings,
+    "temporal": parts.TemporalSettings,
+    "worker": parts.WorkerSettings,
+    "smtp": parts.SmtpSettings,
+    "webhook": parts.WebhookSettings,
+    "migration": parts.MigrationSettings,
 }

@@ -11,7 +11,7 @@ import pytest
 import redis
 from temporalio.client import Client
 
-from queue_router import BackendUnavailable, QueueRouter
+from queue_router import BackendUnavailable, QueueRouter, StartupError
 from queue_router.testing.devservers import free_port
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ async def test_preflight_warns_or_refuses_when_redis_may_evict(
 ) -> None:
     await make_router()
     assert "maxmemory-policy is 'allkeys-lru'" in caplog.text
-    with pytest.raises(BackendUnavailable, match="noeviction"):
+    with pytest.raises(StartupError, match="noeviction"):
         await make_router(require_noeviction=True)
 
 

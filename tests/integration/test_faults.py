@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -62,10 +62,11 @@ async def test_redis_unreachable_is_definitely_not_written(make_router: Router) 
         await router.enqueue("email-send", {}, job_id="m-1")
 
 
-async def test_ambiguous_timeout_never_falls_back(
-    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer,
-    temporal_client: Client,
-) -> None:  # fmt: skip
+@pytest.fixture
+async def behind_proxy(
+    make_router: Router, temporal_server: TemporalServer
+) -> AsyncIterator[tuple[QueueRouter, ToggleProxy]]:
+    """A router at 100% Temporal whose Temporal traffic passes a proxy; warmed up."""
     proxy = ToggleProxy(temporal_server.port)
     await proxy.start()
     try:
@@ -75,65 +76,51 @@ async def test_ambiguous_timeout_never_falls_back(
             temporal_rpc_timeout_ms=1000,
         )
         await router.enqueue("email-send", {}, job_id="warm-up")
-        proxy.mode = "drop_replies"  # the start reaches the server; its reply never returns
-        with pytest.raises(EnqueueOutcomeUnknown):
-            await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
-        assert not redis_db.exists("bull:email-send:amb-1"), "fell back after an unknown outcome"
-        proxy.mode = "forward"
-        retry = await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
-        assert retry.backends == ("temporal",) and retry.placements[0].existing
-        runs = await temporal_client.count_workflows("WorkflowId = 'email-send/amb-1'")
-        assert runs.count == 1
+        yield router, proxy
     finally:
         await proxy.close()
+
+
+async def test_ambiguous_timeout_never_falls_back(
+    behind_proxy: tuple[QueueRouter, ToggleProxy], redis_db: redis.Redis, temporal_client: Client
+) -> None:
+    router, proxy = behind_proxy
+    proxy.mode = "drop_replies"  # the start reaches the server; its reply never returns
+    with pytest.raises(EnqueueOutcomeUnknown):
+        await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
+    assert not redis_db.exists("bull:email-send:amb-1"), "fell back after an unknown outcome"
+    proxy.mode = "forward"
+    retry = await router.enqueue("email-send", {"n": 1}, job_id="amb-1")
+    assert retry.backends == ("temporal",) and retry.placements[0].existing
+    runs = await temporal_client.count_workflows("WorkflowId = 'email-send/amb-1'")
+    assert runs.count == 1
 
 
 async def test_a_slow_start_is_settled_by_sending_it_again_not_by_a_read(
-    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer,
-    temporal_client: Client,
-) -> None:  # fmt: skip
+    behind_proxy: tuple[QueueRouter, ToggleProxy], redis_db: redis.Redis, temporal_client: Client
+) -> None:
     """The start is persisted but its reply (and any lookup's) comes after the deadline."""
-    proxy = ToggleProxy(temporal_server.port)
-    await proxy.start()
-    try:
-        router: QueueRouter = await make_router(
-            use_temporal_workflows=True,
-            temporal_cluster_url=f"127.0.0.1:{proxy.port}",
-            temporal_rpc_timeout_ms=1000,
-        )
-        await router.enqueue("email-send", {}, job_id="warm-up")
-        proxy.hold_replies(2.5)
-        receipt = await router.enqueue("email-send", {"n": 1}, job_id="slow-1")
-        assert receipt.backends == ("temporal",) and not receipt.fell_back
-        assert not redis_db.exists("bull:email-send:slow-1"), "a legacy copy was written"
-        runs = await temporal_client.count_workflows("WorkflowId = 'email-send/slow-1'")
-        assert runs.count == 1
-    finally:
-        await proxy.close()
+    router, proxy = behind_proxy
+    proxy.hold_replies(2.5)
+    receipt = await router.enqueue("email-send", {"n": 1}, job_id="slow-1")
+    assert receipt.backends == ("temporal",) and not receipt.fell_back
+    assert not redis_db.exists("bull:email-send:slow-1"), "a legacy copy was written"
+    runs = await temporal_client.count_workflows("WorkflowId = 'email-send/slow-1'")
+    assert runs.count == 1
 
 
 async def test_a_refused_resend_leaves_the_outcome_unknown(
-    make_router: Router, redis_db: redis.Redis, temporal_server: TemporalServer
+    behind_proxy: tuple[QueueRouter, ToggleProxy], redis_db: redis.Redis
 ) -> None:
     """A start that may have landed stays in doubt when every re-send meets a refused connect."""
-    proxy = ToggleProxy(temporal_server.port)
-    await proxy.start()
-    try:
-        router: QueueRouter = await make_router(
-            use_temporal_workflows=True,
-            temporal_cluster_url=f"127.0.0.1:{proxy.port}",
-            temporal_rpc_timeout_ms=1000,
-        )
-        await router.enqueue("email-send", {}, job_id="warm-up")
-        proxy.mode = "drop_replies"
-        pending = asyncio.create_task(router.enqueue("email-send", {}, job_id="gone-1"))
-        await asyncio.sleep(1.3)  # the first attempt has timed out: its outcome is in doubt
-        await proxy.refuse()
-        with pytest.raises(EnqueueOutcomeUnknown):
-            await pending
-        assert not redis_db.exists("bull:email-send:gone-1"), "fell back after an unknown outcome"
-    finally:
-        await proxy.close()
+    router, proxy = behind_proxy
+    proxy.mode = "drop_replies"
+    pending = asyncio.create_task(router.enqueue("email-send", {}, job_id="gone-1"))
+    await asyncio.sleep(1.3)  # the first attempt has timed out: its outcome is in doubt
+    await proxy.refuse()
+    with pytest.raises(EnqueueOutcomeUnknown):
+        await pending
+    assert not redis_db.exists("bull:email-send:gone-1"), "fell back after an unknown outcome"
 
 
 async def test_a_slow_redis_write_is_settled_by_running_it_again(

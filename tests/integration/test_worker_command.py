@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import signal
 import subprocess
 import uuid
@@ -88,3 +90,35 @@ async def test_worker_refuses_to_start_with_a_clear_error(
     assert worker.returncode == 2, output.decode()
     assert message in output.decode()
     assert "Traceback" not in output.decode()
+
+
+def readme_queues() -> dict[str, Any]:
+    """The ``QUEUE_ROUTER_QUEUES`` example exactly as the README shows it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"QUEUE_ROUTER_QUEUES='(\{.*?\})'", readme, re.DOTALL)
+    assert found, "the README lost its QUEUE_ROUTER_QUEUES example"
+    queues: dict[str, Any] = json.loads(found.group(1))
+    return queues
+
+
+async def test_the_readme_custom_queue_runs_on_the_stock_worker(
+    make_settings: Callable[..., Settings], make_router: Callable[..., Any],
+    spawn_worker: Callable[..., subprocess.Popen[bytes]], temporal_client: Client,
+    redis_db: Any,
+) -> None:  # fmt: skip
+    queues = readme_queues()
+    assert queues["invoice-render"]["workflow_type"] == "invoiceRender"
+    settings = make_settings(queues=queues)
+    env = worker_env(settings, QUEUE_ROUTER_QUEUES=json.dumps(queues))
+    worker = spawn_worker(["worker"], env)
+    router = await make_router(queues=queues, use_temporal_workflows=True)
+    receipt = await router.enqueue("invoice-render", {"order": 77}, job_id="inv-77")
+    assert receipt.backends == ("temporal",)
+    handle = temporal_client.get_workflow_handle(
+        receipt.placements[0].job_id, result_type=JobResult
+    )
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.result == {"invoice": "INV-77", "runtime": "temporal"}
+    assert (await handle.describe()).workflow_type == "invoiceRender"
+    assert redis_db.lrange("test:runs:invoice-render:inv-77", 0, -1) == ["temporal:1:run"]
+    assert worker.poll() is None, "the worker died"
