@@ -11,7 +11,7 @@ import pytest
 import redis
 from temporalio.client import Client
 
-from queue_router import BackendUnavailable, QueueRouter, StartupError
+from queue_router import QueueRouter, StartupError
 from queue_router.testing.devservers import free_port
 
 pytestmark = pytest.mark.integration
