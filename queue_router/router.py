@@ -27,6 +27,7 @@ from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
 from queue_router.errors import (
     BackendUnavailable,
     ConfigError,
+    CredentialsRejected,
     EnqueueOutcomeUnknown,
     NotEnqueuedError,
     QueueRouterError,
@@ -198,7 +199,7 @@ class QueueRouter(AsyncLifecycle):
             return await self._fall_back(route, request, config, reason)
         try:
             placement = await self._call(route.primary, request)
-        except BackendUnavailable as exc:
+        except (BackendUnavailable, CredentialsRejected) as exc:  # definitely not written
             if route.to_temporal and self._guard.record_failure():
                 self.stats["guard_opened"] += 1
                 log.error("rollback guard opened: %s", exc)

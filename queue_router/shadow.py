@@ -47,10 +47,6 @@ class ShadowRunner:
             self._stats["shadow_failed"] += 1
             log.warning("shadow copy of job %s failed: %s", job_id, exc)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
     async def drain(self, timeout_s: float) -> None:
         """Let running shadow starts finish for up to ``timeout_s``, then cancel the rest."""
         if not self._tasks:

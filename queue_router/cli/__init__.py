@@ -4,7 +4,7 @@ Commands:
     config   the resolved mode, percentage and workflow of every queue (from env vars)
     route    where a routing key goes on a queue now, with its bucket
     demo     enqueue jobs on real Redis + Temporal and print where they went
-    worker     run the Temporal worker: catalogue workflows + registered processors
+    worker     run the Temporal worker: the job workflow, pattern workflows, processors
     rq-worker  run an RQ worker for the legacy path, with the same processors
     migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
     rollback   stop migrated workflows and put their jobs back, from the ledger

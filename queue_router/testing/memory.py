@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 from queue_router.contract import Backend, EnqueueRequest
-from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown
+from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 
 __all__ = ["MemoryBackend", "StoredJob"]
@@ -31,8 +31,8 @@ class MemoryBackend(Backend):
             can stand in for any real one.
         latency_s: sleep this long in every enqueue (to test concurrency and shadows).
 
-    Set ``fail_with`` to ``"unavailable"`` or ``"unknown"`` to make every enqueue raise
-    the matching contract error (nothing is stored in either case).
+    Set ``fail_with`` to ``"unavailable"``, ``"credentials"`` or ``"unknown"`` to make every
+    enqueue raise the matching contract error (nothing is stored in any case).
     """
 
     def __init__(self, name: str = "memory", *, latency_s: float = 0.0) -> None:
@@ -48,6 +48,8 @@ class MemoryBackend(Backend):
             await asyncio.sleep(self.latency_s)
         if self.fail_with == "unavailable":
             raise BackendUnavailable(self.name, "configured to fail (fail_with='unavailable')")
+        if self.fail_with == "credentials":
+            raise CredentialsRejected(self.name, "configured to fail (fail_with='credentials')")
         if self.fail_with == "unknown":
             raise EnqueueOutcomeUnknown(self.name, request.job_id, "configured to fail")
         key = (request.queue, request.job_id)

@@ -317,3 +317,11 @@ def test_a_missing_backend_is_a_config_error_not_a_failed_job() -> None:
     with pytest.raises(ConfigError, match="needs a 'temporal' backend") as info:
         QueueRouter(Settings.from_env(), backends=backends)  # type: ignore[arg-type]
     assert not isinstance(info.value, NotEnqueuedError)
+
+
+async def test_temporal_refusing_credentials_falls_back_and_says_why() -> None:
+    router, b = router_with(use_temporal_workflows=True)
+    b["temporal"].fail_with = "credentials"
+    receipt = await router.enqueue("email-send", {}, job_id="cred-1")
+    assert receipt.backends == ("bull",) and receipt.fell_back
+    assert "fail_with='credentials'" in (receipt.fallback_reason or "")
