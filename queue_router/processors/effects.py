@@ -98,8 +98,9 @@ class EffectClaims:
         deadline = time.monotonic() + self.wait_s
         while True:
             pending = json.dumps({"state": "pending", "owner": owner, "at": _now_ms()})
+            claimed_at = time.monotonic()
             if await self._redis.set(key, pending, nx=True, px=self.lease_ms):
-                return True, await self._perform(key, owner, action)
+                return True, await self._perform(key, owner, action, claimed_at)
             current = await self._redis.get(key)
             if current is not None:
                 record = _decode(key, str(current))
@@ -112,7 +113,9 @@ class EffectClaims:
                 )
             await asyncio.sleep(self.poll_s)
 
-    async def _perform(self, key: str, owner: str, action: Callable[[], Awaitable[T]]) -> T:
+    async def _perform(
+        self, key: str, owner: str, action: Callable[[], Awaitable[T]], claimed_at: float
+    ) -> T:
         try:
             result = await action()
         except BaseException:
@@ -120,14 +123,43 @@ class EffectClaims:
             raise
         record = {"state": "done", "owner": owner, "at": _now_ms(), "result": result}
         done = json.dumps(record, default=str)  # the effect happened: never fail here
-        if not await self._redis.eval(_COMPLETE, 1, key, owner, done, self.ttl_s):
-            log.warning(
-                "effect %s was performed after its claim's lease (%d ms) ran out; "
-                "another run may have performed it too: raise QUEUE_ROUTER_EFFECT_LEASE_MS",
-                key,
-                self.lease_ms,
-            )
+        await self._record_done(key, owner, done, claimed_at)
         return result
+
+    async def _record_done(self, key: str, owner: str, done: str, claimed_at: float) -> None:
+        """Write the done record, retrying on a fresh connection until it lands.
+
+        The effect has already happened, so giving up early would leave the claim pending
+        and a later run would perform it again once the lease ran out. A connection that
+        died with a Redis restart is dropped from the pool by the failed call, so the next
+        try connects anew. Tries stop when the lease is nearly over (then another run may
+        take the claim anyway); the complete script is idempotent for its owner.
+        """
+        give_up = claimed_at + self.lease_ms / 1000 * 0.9
+        pause = 0.05
+        while True:
+            try:
+                landed = await self._redis.eval(_COMPLETE, 1, key, owner, done, self.ttl_s)
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                if time.monotonic() + pause >= give_up:
+                    log.error(
+                        "effect %s was performed but its done record could not be written "
+                        "before the claim's lease ran out (%s); a later run may repeat it",
+                        key,
+                        exc,
+                    )
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            if not landed:
+                log.warning(
+                    "effect %s was performed after its claim's lease (%d ms) ran out; "
+                    "another run may have performed it too: raise QUEUE_ROUTER_EFFECT_LEASE_MS",
+                    key,
+                    self.lease_ms,
+                )
+            return
 
 
 def _decode(key: str, raw: str) -> dict[str, Any]:

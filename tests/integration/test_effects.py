@@ -110,3 +110,26 @@ async def test_an_owner_whose_lease_ran_out_does_not_overwrite_the_new_owner(
     assert await claims.run_once(key, too_slow) == (True, "late")
     assert json.loads(str(redis_db.get(key)))["owner"] == "other"
     assert "after its claim's lease" in caplog.text
+
+
+async def test_the_done_record_survives_a_redis_restart_during_the_effect() -> None:
+    """The worker's pooled connection dies with Redis; the done write must still land."""
+    with RedisServer() as server:
+        store = EffectClaims.from_url(server.url, lease_ms=10_000, ttl_s=60, poll_s=0.02)
+        key = new_key()
+        try:
+
+            async def send_while_redis_restarts() -> dict[str, str]:
+                server.kill()  # every pooled connection is now dead
+                asyncio.get_running_loop().call_later(1.0, server.start)
+                return {"message_id": "m-restart"}
+
+            performed, result = await store.run_once(key, send_while_redis_restarts)
+            assert performed and result == {"message_id": "m-restart"}
+            with redis.Redis.from_url(server.url, decode_responses=True) as client:
+                record = json.loads(client.get(key) or "{}")
+            assert record["state"] == "done" and record["result"] == result
+            again, replayed = await store.run_once(key, send_while_redis_restarts)
+            assert (again, replayed) == (False, result)  # a second run replays, never repeats
+        finally:
+            await store.aclose()
