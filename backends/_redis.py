@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import redis
-import redis.asyncio as aredis
-from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
 
 from queue_router.errors import (
@@ -28,6 +26,7 @@ from queue_router.errors import (
     StartupError,
 )
 from queue_router.redact import redact_url
+from queue_router.redis_client import async_client, sync_client
 
 log = logging.getLogger("queue_router.redis")
 
@@ -43,35 +42,6 @@ __all__ = [
 
 RESENDS = 3
 """How many times an ambiguous write is re-run before the outcome is reported unknown."""
-
-
-def _client_kwargs(timeout_s: float, max_connections: int) -> dict[str, Any]:
-    return {
-        "socket_timeout": timeout_s,
-        "socket_connect_timeout": timeout_s,
-        "health_check_interval": 0,
-        "max_connections": max_connections,
-        "timeout": timeout_s,  # wait this long for a free pooled connection
-    }
-
-
-def async_client(url: str, timeout_s: float, max_connections: int = 50) -> aredis.Redis:
-    """A client whose pool makes callers wait for a connection instead of failing."""
-    from redis.asyncio.retry import Retry
-
-    pool = aredis.BlockingConnectionPool.from_url(
-        url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s, max_connections)
-    )
-    return aredis.Redis.from_pool(pool)  # closing the client closes its pool
-
-
-def sync_client(url: str, timeout_s: float, max_connections: int = 50) -> redis.Redis:
-    from redis.retry import Retry
-
-    pool = redis.BlockingConnectionPool.from_url(
-        url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s, max_connections)
-    )
-    return redis.Redis.from_pool(pool)
 
 
 def never_connected(exc: BaseException) -> bool:

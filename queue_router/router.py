@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -34,9 +34,11 @@ from queue_router.errors import (
 )
 from queue_router.guard import Admission, RollbackGuard
 from queue_router.payload import encode_payload, validate_job_id, validate_job_name
+from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import JobOptions, Placement, Receipt
 from queue_router.routing import Route
 from queue_router.shadow import ShadowRunner
+from workflows.envelope import workflow_id
 
 log = logging.getLogger("queue_router")
 
@@ -55,17 +57,26 @@ class QueueRouter(AsyncLifecycle):
         settings: validated settings (see ``Settings.from_env``).
         backends: backends by name (``bull``, ``rq``, ``temporal``); the real ones are
             built from the settings when omitted. Pass ``MemoryBackend``s in unit tests.
+        memory: what Temporal holds or may hold, consulted before any fallback; shared
+            through Redis when the backends are built from the settings, in-process
+            otherwise (see ``placements``).
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, backends: Mapping[str, Backend] | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+        memory: PlacementMemory | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         if backends is None:
-            from queue_router.wiring import backends_from_settings
+            from queue_router.wiring import backends_from_settings, memory_from_settings
 
             backends = backends_from_settings(self.settings)
+            memory = memory or memory_from_settings(self.settings)
         self._backends = dict(backends)
+        self._memory = memory or PlacementMemory()
         self._queues: dict[str, QueueConfig] = {}
         self.stats: Counter[str] = Counter()
         routing = self.settings.routing
@@ -77,7 +88,6 @@ class QueueRouter(AsyncLifecycle):
         self._guard = RollbackGuard(
             failures=routing.guard_failures, cooldown_s=routing.guard_cooldown_ms / 1000
         )
-        self._unresolved = BoundedSet(10_000)
         for name in self.settings.queue_names():  # fail now, not on the first job
             self._queue(name)
 
@@ -92,6 +102,7 @@ class QueueRouter(AsyncLifecycle):
         If a preflight refuses, every backend is closed again before the error propagates.
         """
         try:
+            await self._memory.startup()
             for backend in self._backends.values():
                 await backend.startup()
         except BaseException:
@@ -103,6 +114,7 @@ class QueueRouter(AsyncLifecycle):
         await self._shadow.drain(shadow_grace_s)
         for backend in self._backends.values():
             await backend.aclose()
+        await self._memory.aclose()
 
     def _queue(self, name: str) -> QueueConfig:
         config = self._queues.get(name)
@@ -208,12 +220,12 @@ class QueueRouter(AsyncLifecycle):
             return await self._fall_back(route, request, config, str(exc))
         except EnqueueOutcomeUnknown:
             if route.to_temporal:
-                self._unresolved.add((request.queue, request.job_id))
+                await self._memory.doubt(request.queue, request.job_id)
             raise
         else:
             if route.to_temporal:
                 self._guard.record_success()
-                self._unresolved.discard((request.queue, request.job_id))
+                await self._memory.held(request.queue, request.job_id, placement)
         finally:
             if admission is Admission.PROBE:
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
@@ -222,16 +234,32 @@ class QueueRouter(AsyncLifecycle):
     async def _fall_back(
         self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str
     ) -> Receipt:
-        """Temporal definitely did not take the job: the legacy queue gets it instead.
+        """Temporal definitely did not take the job now: the legacy queue gets it instead.
 
-        Not for a job id whose earlier Temporal start had an unknown outcome: it may be
-        in Temporal already, and a legacy copy would run it twice.
+        Unless Temporal took it earlier (by any process, even if it has completed since:
+        the receipt then says Temporal holds it) or may have (an earlier start's outcome
+        was unknown: ``EnqueueOutcomeUnknown``). A legacy copy would run it twice.
         """
-        if (request.queue, request.job_id) in self._unresolved:
+        try:
+            recalled = await self._memory.recall(request.queue, request.job_id)
+        except PlacementMemoryUnavailable as exc:
+            raise EnqueueOutcomeUnknown(
+                "temporal", request.job_id,
+                f"Temporal did not take it ({reason}) and whether it did earlier cannot be "
+                f"checked ({exc}), so no fallback",
+            ) from exc  # fmt: skip
+        if recalled is not None and recalled.state == "doubt":
             raise EnqueueOutcomeUnknown(
                 "temporal", request.job_id,
                 f"an earlier start of this job had an unknown outcome, so no fallback ({reason})",
             )  # fmt: skip
+        if recalled is not None:
+            wf_id = recalled.workflow_id or workflow_id(request.queue, request.job_id)
+            held = Placement(
+                backend="temporal", job_id=wf_id, run_id=recalled.run_id, existing=True,
+                detail={"remembered": True, "temporal_now": reason},
+            )  # fmt: skip
+            return _receipt(route, request, (held,))
         self.stats["fallbacks"] += 1
         log.warning(
             "job %s on %s fell back to %s: %s", request.job_id, route.queue, config.legacy, reason
@@ -254,11 +282,15 @@ class QueueRouter(AsyncLifecycle):
         for name, outcome in zip(names, outcomes, strict=True):
             if isinstance(outcome, Placement):
                 held.append(outcome)
+                if name == "temporal":
+                    await self._memory.held(request.queue, request.job_id, outcome)
                 continue
             if not isinstance(outcome, QueueRouterError):
                 raise outcome  # cancellation and the like
             errors.append(outcome)
             kind = "unknown" if isinstance(outcome, EnqueueOutcomeUnknown) else "failed"
+            if name == "temporal" and kind == "unknown":
+                await self._memory.doubt(request.queue, request.job_id)
             error = f"{kind}: {outcome}"
             failed.append(Placement(backend=name, job_id=request.job_id, error=error))
             self.stats[f"dual_{name}_{kind}"] += 1
@@ -294,23 +326,3 @@ def _receipt(
         fell_back=fell_back,
         fallback_reason=reason,
     )
-
-
-class BoundedSet:
-    """Job ids whose Temporal start had an unknown outcome; the oldest are forgotten first."""
-
-    def __init__(self, limit: int) -> None:
-        self._items: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._limit = limit
-
-    def add(self, item: tuple[str, str]) -> None:
-        self._items[item] = None
-        self._items.move_to_end(item)
-        while len(self._items) > self._limit:
-            self._items.popitem(last=False)
-
-    def discard(self, item: tuple[str, str]) -> None:
-        self._items.pop(item, None)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items

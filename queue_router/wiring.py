@@ -9,8 +9,9 @@ from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
 from queue_router.config import Settings
 from queue_router.contract import Backend
+from queue_router.placements import RedisPlacementMemory
 
-__all__ = ["backends_from_settings", "tls_config"]
+__all__ = ["backends_from_settings", "memory_from_settings", "tls_config"]
 
 
 def tls_config(settings: Settings) -> bool | TLSConfig:
@@ -26,6 +27,15 @@ def tls_config(settings: Settings) -> bool | TLSConfig:
         domain=settings.temporal.temporal_server_name,
         client_cert=read(settings.temporal.temporal_client_cert_path),
         client_private_key=read(settings.temporal.temporal_client_private_key_path),
+    )
+
+
+def memory_from_settings(settings: Settings) -> RedisPlacementMemory:
+    """The placement memory every router instance on this Redis shares."""
+    return RedisPlacementMemory(
+        settings.redis.redis_url,
+        ttl_s=settings.routing.placement_ttl_s,
+        timeout_s=settings.redis.redis_timeout_ms / 1000,
     )
 
 

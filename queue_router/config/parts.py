@@ -153,6 +153,11 @@ class RoutingSettings(_Part):
         100, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT"
     )
     """Shadow starts running at once; past it new shadow copies are dropped and counted."""
+    placement_ttl_s: int = Field(
+        7 * 24 * 3600, gt=0, validation_alias="QUEUE_ROUTER_PLACEMENT_TTL_S"
+    )
+    """How long Redis remembers that Temporal holds (or may hold) a job id, so that no
+    process ever falls back with it; must exceed every caller's retry window."""
 
     @classmethod
     def settings_customise_sources(

@@ -325,3 +325,15 @@ async def test_temporal_refusing_credentials_falls_back_and_says_why() -> None:
     receipt = await router.enqueue("email-send", {}, job_id="cred-1")
     assert receipt.backends == ("bull",) and receipt.fell_back
     assert "fail_with='credentials'" in (receipt.fallback_reason or "")
+
+
+async def test_a_job_temporal_holds_never_falls_back_with_its_id() -> None:
+    router, b = router_with(use_temporal_workflows=True)
+    first = await router.enqueue("email-send", {}, job_id="held-1")
+    b["temporal"].fail_with = "unavailable"
+    again = await router.enqueue("email-send", {}, job_id="held-1")
+    assert again.backends == ("temporal",) and again.placements[0].existing and not again.fell_back
+    assert again.placements[0].job_id == first.placements[0].job_id
+    assert b["bull"].calls == 0
+    other = await router.enqueue("email-send", {}, job_id="new-1")
+    assert other.fell_back and other.backends == ("bull",)

@@ -1,0 +1,145 @@
+"""Which job ids Temporal holds or may hold: the memory that keeps a job id one job.
+
+The job id is the idempotency key on every path, but a fallback writes to the legacy
+queue, which knows nothing of Temporal. So before any fallback the router asks: did
+Temporal ever take this job (``held``: a completed workflow counts), or might it have
+(``doubt``: a start whose outcome was unknown)? Either way the job must not go to the
+legacy queue: a held job gets a receipt saying Temporal has it (``existing``), a doubted
+one ``EnqueueOutcomeUnknown``.
+
+``PlacementMemory`` keeps that in this process (bounded), for unit tests with
+``MemoryBackend``. ``RedisPlacementMemory`` keeps it in Redis for every process and
+machine, one key per job (``queue-router:placed:<queue>:<job_id>``, value ``H`` or ``D``: about
+175 bytes of Redis memory a job with a 12-character id, ~170 MiB per million) with a TTL
+(``QUEUE_ROUTER_PLACEMENT_TTL_S``), and this process's
+doubts locally as well, so a Redis hiccup never forgets a doubt seen here. When Redis
+cannot be read, ``recall`` raises ``PlacementMemoryUnavailable``: the router then reports
+the outcome unknown rather than fall back blind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.exceptions import RedisError
+
+from queue_router.contract import AsyncLifecycle
+from queue_router.receipts import Placement
+from queue_router.redact import redact_url
+from queue_router.redis_client import async_client
+
+__all__ = [
+    "PlacementMemory",
+    "PlacementMemoryUnavailable",
+    "Recalled",
+    "RedisPlacementMemory",
+    "memory_key",
+]
+
+log = logging.getLogger("queue_router.placements")
+
+# Only "held" replaces "doubt"; a doubt never overwrites what is known to be held.
+_REMEMBER_DOUBT = "return redis.call('SET', KEYS[1], 'D', 'EX', ARGV[1], 'NX') and 1 or 0"
+
+
+class PlacementMemoryUnavailable(Exception):
+    """The shared memory could not be read; the caller must not fall back blind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    """What is remembered of one job: Temporal ``held`` it, or there is ``doubt``.
+
+    ``workflow_id`` and ``run_id`` are known only when this process placed the job itself.
+    """
+
+    state: Literal["held", "doubt"]
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+def memory_key(queue: str, job_id: str) -> str:
+    return f"queue-router:placed:{queue}:{job_id}"
+
+
+class PlacementMemory(AsyncLifecycle):
+    """In this process only: the last ``limit`` jobs, the oldest forgotten first."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._items: OrderedDict[tuple[str, str], Recalled] = OrderedDict()
+        self._limit = limit
+
+    def _keep(self, queue: str, job_id: str, recalled: Recalled) -> None:
+        item = (queue, job_id)
+        if recalled.state == "doubt" and item in self._items:
+            return  # held stays held; doubt stays doubt
+        self._items[item] = recalled
+        self._items.move_to_end(item)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
+        """Temporal holds the job (a start succeeded or found it)."""
+        self._keep(queue, job_id, Recalled("held", placement.job_id, placement.run_id))
+
+    async def doubt(self, queue: str, job_id: str) -> None:
+        """A start of the job had an unknown outcome: Temporal may hold it."""
+        self._keep(queue, job_id, Recalled("doubt"))
+
+    async def recall(self, queue: str, job_id: str) -> Recalled | None:
+        return self._items.get((queue, job_id))
+
+
+class RedisPlacementMemory(PlacementMemory):
+    """Shared through Redis by every router instance; see the module docstring.
+
+    Args:
+        url: the Redis (``REDIS_URL``).
+        ttl_s: how long a placement is remembered (``QUEUE_ROUTER_PLACEMENT_TTL_S``);
+            longer than any caller's retry window.
+        timeout_s: socket timeout of one call.
+    """
+
+    def __init__(self, url: str, *, ttl_s: int, timeout_s: float) -> None:
+        super().__init__()
+        self._url = url
+        self._ttl_s = ttl_s
+        self._redis = async_client(url, timeout_s, retries=2)
+        self._doubt_script = self._redis.register_script(_REMEMBER_DOUBT)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
+        await super().held(queue, job_id, placement)  # replaces a doubt kept here
+        try:
+            await self._redis.set(memory_key(queue, job_id), "H", ex=self._ttl_s)
+        except (RedisError, OSError) as exc:
+            log.warning("could not remember that Temporal holds job %s of %s: %s",
+                        job_id, queue, exc)  # fmt: skip
+
+    async def doubt(self, queue: str, job_id: str) -> None:
+        await super().doubt(queue, job_id)  # kept here too: a Redis failure forgets nothing
+        try:
+            await self._doubt_script(keys=[memory_key(queue, job_id)], args=[self._ttl_s])
+        except (RedisError, OSError) as exc:
+            log.warning("could not share the unknown outcome of job %s of %s: %s",
+                        job_id, queue, exc)  # fmt: skip
+
+    async def recall(self, queue: str, job_id: str) -> Recalled | None:
+        local = await super().recall(queue, job_id)
+        if local is not None:
+            return local
+        try:
+            raw = await self._redis.get(memory_key(queue, job_id))
+        except (RedisError, OSError) as exc:
+            raise PlacementMemoryUnavailable(
+                f"cannot read the record of earlier Temporal placements at "
+                f"REDIS_URL={redact_url(self._url)}: {exc}"
+            ) from exc
+        if raw is None:
+            return None
+        return Recalled("held") if raw in (b"H", "H") else Recalled("doubt")
