@@ -55,6 +55,7 @@ def run_rq_job(data: Any) -> dict[str, Any]:
 async def _run(envelope: JobEnvelope, attempt: int, settings: Settings) -> JobResult:
     claims = EffectClaims.from_url(
         settings.redis.redis_url,
+        tls=settings.redis.tls(),
         lease_ms=settings.worker.effect_lease_ms,
         ttl_s=settings.worker.effect_ttl_s,
     )

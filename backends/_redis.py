@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import redis
 from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
 
+from queue_router.diagnose import redis_tls_hint
 from queue_router.errors import (
     BackendUnavailable,
     CredentialsRejected,
@@ -26,7 +27,7 @@ from queue_router.errors import (
     StartupError,
 )
 from queue_router.redact import redact_url
-from queue_router.redis_client import async_client, sync_client
+from queue_router.redis_client import ConnectionSetupError, async_client, sync_client
 
 log = logging.getLogger("queue_router.redis")
 
@@ -47,10 +48,11 @@ RESENDS = 3
 def never_connected(exc: BaseException) -> bool:
     """True when the command provably never reached Redis.
 
-    Refused or unresolvable connects, a server still loading its data, and a pool with
-    no free connection: in each case no byte of the command was sent.
+    Refused or unresolvable connects, a connection dropped during its setup (e.g. a
+    refused TLS certificate), a server still loading its data, and a pool with no free
+    connection: in each case no byte of the command was sent.
     """
-    if isinstance(exc, redis.BusyLoadingError | redis.MaxConnectionsError):
+    if isinstance(exc, redis.BusyLoadingError | redis.MaxConnectionsError | ConnectionSetupError):
         return True
     text = str(exc)
     return isinstance(exc, redis.ConnectionError) and any(
@@ -102,9 +104,8 @@ async def write_or_classify(
                 ) from exc
             if never_connected(exc):
                 if doubt is None:
-                    raise BackendUnavailable(
-                        backend, f"Redis unreachable: {exc}", cause=exc
-                    ) from exc
+                    reason = f"Redis unreachable: {exc}{redis_tls_hint(exc, url)}"
+                    raise BackendUnavailable(backend, reason, cause=exc) from exc
                 continue  # a refused re-run says nothing about the first attempt
             doubt = doubt or exc
     raise EnqueueOutcomeUnknown(
@@ -116,12 +117,20 @@ async def write_or_classify(
 
 
 async def check_credentials(backend: str, url: str, ping: Callable[[], Awaitable[Any]]) -> None:
-    """At startup: a wrong password fails now, not on every job. A Redis that is down is fine."""
+    """At startup: a wrong password or TLS setting fails now, not on every job.
+
+    A Redis that is down is fine here: each enqueue reports that itself.
+    """
     try:
         await ping()
     except (redis.RedisError, OSError) as exc:
         if isinstance(exc, AuthenticationError | AuthorizationError):
             raise rejected(backend, url, exc) from exc
+        hint = redis_tls_hint(exc, url)
+        if hint:  # the server answered and refused the TLS session: no retry will help
+            raise CredentialsRejected(
+                backend, f"TLS with Redis at REDIS_URL={redact_url(url)} failed{hint} ({exc})"
+            ) from exc
 
 
 async def eviction_preflight(

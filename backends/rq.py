@@ -21,6 +21,7 @@ from rq.job import Retry
 from backends._redis import check_credentials, eviction_preflight, sync_client, write_or_classify
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
+from queue_router.redis_client import RedisTLS
 
 __all__ = ["RQBackend"]
 
@@ -33,6 +34,7 @@ class RQBackend(Backend):
         serializer: ``pickle`` (RQ's default) or ``json``; must match the workers.
         timeout_s: socket timeout; past it the same idempotent write is run again.
         require_noeviction: refuse to start when Redis may evict keys.
+        tls: CA, certificate and key files for a ``rediss://`` URL.
     """
 
     name = "rq"
@@ -44,9 +46,10 @@ class RQBackend(Backend):
         serializer: str = "pickle",
         timeout_s: float = 5.0,
         require_noeviction: bool = False,
+        tls: RedisTLS | None = None,
     ) -> None:
         self._url = redis_url
-        self._redis: redis.Redis = sync_client(redis_url, timeout_s)
+        self._redis: redis.Redis = sync_client(redis_url, timeout_s, tls=tls)
         self._serializer = serializer
         self._require_noeviction = require_noeviction
 

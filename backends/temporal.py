@@ -39,6 +39,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from queue_router.contract import Backend, EnqueueRequest
+from queue_router.diagnose import temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from workflows.envelope import JobEnvelope, workflow_id
@@ -71,6 +72,7 @@ class TemporalBackend(Backend):
         tls: TLS settings, or ``False``.
         rpc_timeout_s: deadline of one start attempt; past it the same start is re-sent.
         retry_s: how long to keep trying a server that cannot be reached at all.
+        api_key: Temporal Cloud API key (``TEMPORAL_API_KEY``); never logged.
         client: an existing connected client to reuse (then target/tls are ignored).
     """
 
@@ -84,6 +86,7 @@ class TemporalBackend(Backend):
         tls: bool | TLSConfig = False,
         rpc_timeout_s: float = 5.0,
         retry_s: float = 2.0,
+        api_key: str | None = None,
         client: Client | None = None,
     ) -> None:
         self._target = target
@@ -92,6 +95,7 @@ class TemporalBackend(Backend):
         self._rpc_timeout = timedelta(seconds=rpc_timeout_s)
         self._retry_s = retry_s
         self._doubt_s = 2 * rpc_timeout_s + retry_s
+        self._api_key = api_key
         self._client = client
 
     async def client(self) -> Client:
@@ -101,6 +105,7 @@ class TemporalBackend(Backend):
                 self._target,
                 namespace=self._namespace,
                 tls=self._tls,
+                api_key=self._api_key,
                 retry_config=RetryConfig(max_retries=0),
                 lazy=True,
             )
@@ -153,8 +158,9 @@ class TemporalBackend(Backend):
                 f"answer within {self._doubt_s:g}s (last: {last})",
                 cause=doubt,
             ) from doubt  # fmt: skip
+        hint = temporal_tls_hint(last, tls=bool(self._tls)) if last else ""
         raise BackendUnavailable(
-            self.name, f"cannot reach Temporal at {self._target}: {last}", cause=last
+            self.name, f"cannot reach Temporal at {self._target}: {last}{hint}", cause=last
         ) from last
 
     def _placed(

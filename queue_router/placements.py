@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from queue_router.contract import AsyncLifecycle
 from queue_router.receipts import Placement
 from queue_router.redact import redact_url
-from queue_router.redis_client import async_client
+from queue_router.redis_client import RedisTLS, async_client
 
 __all__ = [
     "PlacementMemory",
@@ -103,11 +103,13 @@ class RedisPlacementMemory(PlacementMemory):
         timeout_s: socket timeout of one call.
     """
 
-    def __init__(self, url: str, *, ttl_s: int, timeout_s: float) -> None:
+    def __init__(
+        self, url: str, *, ttl_s: int, timeout_s: float, tls: RedisTLS | None = None
+    ) -> None:
         super().__init__()
         self._url = url
         self._ttl_s = ttl_s
-        self._redis = async_client(url, timeout_s, retries=2)
+        self._redis = async_client(url, timeout_s, retries=2, tls=tls)
         self._doubt_script = self._redis.register_script(_REMEMBER_DOUBT)
 
     async def aclose(self) -> None:

@@ -11,42 +11,133 @@ whose reply was lost can apply twice and hides that the first may have landed, s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
 import redis.asyncio as aredis
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import AuthenticationError, AuthorizationError
 
-__all__ = ["async_client", "sync_client"]
+__all__ = [
+    "ConnectionSetupError",
+    "RedisTLS",
+    "async_client",
+    "connection_kwargs",
+    "sync_client",
+    "tls_kwargs",
+]
 
 
-def _client_kwargs(timeout_s: float, max_connections: int) -> dict[str, Any]:
+class ConnectionSetupError(redis.ConnectionError):
+    """The connection failed while it was being set up, before any command of ours was sent.
+
+    A TLS server that refuses our certificate (or our lack of one) completes the TLS 1.3
+    handshake from the client's side and then drops the connection: the client only sees
+    a reset on its first read. That read happens during setup (redis-py's ``on_connect``
+    handshake), so marking setup failures tells "never sent" apart from "sent, reply lost".
+    """
+
+
+async def _setup_async(connection: Any) -> None:
+    try:
+        await connection.on_connect()
+    except (AuthenticationError, AuthorizationError):
+        raise  # a credentials problem says so itself
+    except (redis.ConnectionError, OSError) as exc:
+        raise ConnectionSetupError(
+            f"Error connecting to {connection.host}:{connection.port}: the connection was "
+            f"dropped while being set up ({exc})"
+        ) from exc
+
+
+def _setup_sync(connection: Any) -> None:
+    try:
+        connection.on_connect()
+    except (AuthenticationError, AuthorizationError):
+        raise  # a credentials problem says so itself
+    except (redis.ConnectionError, OSError) as exc:
+        raise ConnectionSetupError(
+            f"Error connecting to {connection.host}:{connection.port}: the connection was "
+            f"dropped while being set up ({exc})"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTLS:
+    """Files for TLS to Redis (``rediss://``): the CA to trust, our certificate and key."""
+
+    ca_cert_path: Path | None = None
+    cert_path: Path | None = None
+    key_path: Path | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        files = {
+            "ssl_ca_certs": self.ca_cert_path,
+            "ssl_certfile": self.cert_path,
+            "ssl_keyfile": self.key_path,
+        }
+        return {name: str(path) for name, path in files.items() if path is not None}
+
+
+def tls_kwargs(tls: RedisTLS | None) -> dict[str, Any]:
+    """redis-py's ``ssl_*`` arguments for ``tls``; none for a plain connection."""
+    return tls.kwargs() if tls else {}
+
+
+def connection_kwargs(
+    timeout_s: float, *, tls: RedisTLS | None = None, max_connections: int = 50
+) -> dict[str, Any]:
+    """Keyword arguments of every Redis connection pool queue-router opens."""
     return {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
         "health_check_interval": 0,
         "max_connections": max_connections,
         "timeout": timeout_s,  # wait this long for a free pooled connection
+        **tls_kwargs(tls),
     }
 
 
 def async_client(
-    url: str, timeout_s: float, max_connections: int = 50, *, retries: int = 0
+    url: str,
+    timeout_s: float,
+    max_connections: int = 50,
+    *,
+    retries: int = 0,
+    tls: RedisTLS | None = None,
+    decode_responses: bool = False,
 ) -> aredis.Redis:
     """A client whose pool makes callers wait for a connection instead of failing."""
     from redis.asyncio.retry import Retry
 
     backoff = ExponentialBackoff() if retries else NoBackoff()
     pool = aredis.BlockingConnectionPool.from_url(
-        url, retry=Retry(backoff, retries), **_client_kwargs(timeout_s, max_connections)
+        url,
+        retry=Retry(backoff, retries),
+        decode_responses=decode_responses,
+        redis_connect_func=_setup_async,
+        **connection_kwargs(timeout_s, tls=tls, max_connections=max_connections),
     )
     return aredis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
-def sync_client(url: str, timeout_s: float, max_connections: int = 50) -> redis.Redis:
+def sync_client(
+    url: str,
+    timeout_s: float,
+    max_connections: int = 50,
+    *,
+    retries: int = 0,
+    tls: RedisTLS | None = None,
+) -> redis.Redis:
     from redis.retry import Retry
 
+    backoff = ExponentialBackoff() if retries else NoBackoff()
     pool = redis.BlockingConnectionPool.from_url(
-        url, retry=Retry(NoBackoff(), 0), **_client_kwargs(timeout_s, max_connections)
+        url,
+        retry=Retry(backoff, retries),
+        redis_connect_func=_setup_sync,
+        **connection_kwargs(timeout_s, tls=tls, max_connections=max_connections),
     )
     return redis.Redis.from_pool(pool)

@@ -11,7 +11,13 @@ from queue_router.config import Settings
 from queue_router.contract import Backend
 from queue_router.placements import RedisPlacementMemory
 
-__all__ = ["backends_from_settings", "memory_from_settings", "tls_config"]
+__all__ = [
+    "api_key",
+    "backends_from_settings",
+    "memory_from_settings",
+    "temporal_backend",
+    "tls_config",
+]
 
 
 def tls_config(settings: Settings) -> bool | TLSConfig:
@@ -30,12 +36,19 @@ def tls_config(settings: Settings) -> bool | TLSConfig:
     )
 
 
+def api_key(settings: Settings) -> str | None:
+    """The Temporal API key's value, for the one call that needs it (the client connect)."""
+    secret = settings.temporal.temporal_api_key
+    return secret.get_secret_value() if secret is not None else None
+
+
 def memory_from_settings(settings: Settings) -> RedisPlacementMemory:
     """The placement memory every router instance on this Redis shares."""
     return RedisPlacementMemory(
         settings.redis.redis_url,
         ttl_s=settings.routing.placement_ttl_s,
         timeout_s=settings.redis.redis_timeout_ms / 1000,
+        tls=settings.redis.tls(),
     )
 
 
@@ -48,18 +61,27 @@ def backends_from_settings(settings: Settings) -> dict[str, Backend]:
             prefix=settings.redis.bull_prefix,
             timeout_s=redis_timeout,
             require_noeviction=settings.redis.require_noeviction,
+            tls=settings.redis.tls(),
         ),
         "rq": RQBackend(
             settings.redis.redis_url,
             serializer=settings.redis.rq_serializer,
             timeout_s=redis_timeout,
             require_noeviction=settings.redis.require_noeviction,
+            tls=settings.redis.tls(),
         ),
-        "temporal": TemporalBackend(
-            settings.temporal.temporal_cluster_url,
-            namespace=settings.temporal.temporal_namespace,
-            tls=tls_config(settings),
-            rpc_timeout_s=settings.temporal.temporal_rpc_timeout_ms / 1000,
-            retry_s=settings.temporal.temporal_retry_ms / 1000,
-        ),
+        "temporal": temporal_backend(settings),
     }
+
+
+def temporal_backend(settings: Settings) -> TemporalBackend:
+    """The Temporal backend (the router's, and the migration tool's) from the settings."""
+    temporal = settings.temporal
+    return TemporalBackend(
+        temporal.temporal_cluster_url,
+        namespace=temporal.temporal_namespace,
+        tls=tls_config(settings),
+        rpc_timeout_s=temporal.temporal_rpc_timeout_ms / 1000,
+        retry_s=temporal.temporal_retry_ms / 1000,
+        api_key=api_key(settings),
+    )

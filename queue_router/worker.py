@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 
 from activities.temporal import ProcessorActivities
 from queue_router.config import Settings
+from queue_router.diagnose import temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, import_processor_modules
 from queue_router.redact import redact_url
-from queue_router.wiring import tls_config
+from queue_router.redis_client import tls_kwargs
+from queue_router.wiring import api_key, tls_config
 from workflows import ALL_WORKFLOWS
 
 __all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
@@ -35,11 +37,15 @@ log = logging.getLogger(__name__)
 async def connect_worker_client(settings: Settings) -> Client:
     """A connected client whose namespace exists, or ``StartupError`` saying why not."""
     target, namespace = settings.temporal.temporal_cluster_url, settings.temporal.temporal_namespace
+    tls = tls_config(settings)
     try:
-        client = await Client.connect(target, namespace=namespace, tls=tls_config(settings))
+        client = await Client.connect(
+            target, namespace=namespace, tls=tls, api_key=api_key(settings)
+        )
     except RuntimeError as exc:
+        hint = temporal_tls_hint(exc, tls=bool(tls))
         raise StartupError(
-            f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}"
+            f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}{hint}"
         ) from exc
     try:
         await client.count_workflows()
@@ -67,6 +73,7 @@ async def run_worker(
     client = client or await connect_worker_client(settings)
     claims = EffectClaims.from_url(
         settings.redis.redis_url,
+        tls=settings.redis.tls(),
         lease_ms=settings.worker.effect_lease_ms,
         ttl_s=settings.worker.effect_ttl_s,
     )
@@ -110,7 +117,8 @@ def run_rq_worker(settings: Settings, queues: list[str], *, burst: bool = False)
     if not queues:
         raise ConfigError("rq-worker needs at least one --queue")
     import_processor_modules(settings.worker.processor_modules)
-    connection = redis.Redis.from_url(settings.redis.redis_url)
+    tls = settings.redis.tls()
+    connection = redis.Redis.from_url(settings.redis.redis_url, **tls_kwargs(tls))
     try:
         connection.ping()
     except redis.RedisError as exc:

@@ -14,13 +14,13 @@ from typing import Any, TextIO
 
 import redis.asyncio as aioredis
 
-from backends.temporal import TemporalBackend
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
-from queue_router.wiring import tls_config
+from queue_router.redis_client import tls_kwargs
+from queue_router.wiring import temporal_backend
 
 __all__ = ["open_migrator", "register"]
 
@@ -55,12 +55,11 @@ class Progress:
 
 @contextlib.asynccontextmanager
 async def open_migrator(settings: Settings, **kwargs: Any) -> AsyncIterator[Migrator]:
-    client = aioredis.Redis.from_url(settings.redis.redis_url, decode_responses=True)
-    temporal = TemporalBackend(
-        settings.temporal.temporal_cluster_url, namespace=settings.temporal.temporal_namespace,
-        tls=tls_config(settings), rpc_timeout_s=settings.temporal.temporal_rpc_timeout_ms / 1000,
-        retry_s=settings.temporal.temporal_retry_ms / 1000,
-    )  # fmt: skip
+    tls = settings.redis.tls()
+    client = aioredis.Redis.from_url(
+        settings.redis.redis_url, decode_responses=True, **tls_kwargs(tls)
+    )
+    temporal = temporal_backend(settings)
     migrator = Migrator(settings, client, temporal, **kwargs)
     try:
         yield migrator

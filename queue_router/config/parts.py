@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.config.queues import Percentage, QueueOverride
 from queue_router.payload import ENVELOPE_RESERVE
+from queue_router.redis_client import RedisTLS
 
 __all__ = [
     "MigrationSettings",
@@ -43,7 +44,7 @@ class _Part(BaseSettings):
 class RedisSettings(_Part):
     """Where the legacy queues live and how we talk to that Redis."""
 
-    redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL")
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL", repr=False)
     """The Redis of the Bull/RQ queues, side-effect claims and migration ledger."""
     redis_timeout_ms: int = Field(5000, gt=0, validation_alias="QUEUE_ROUTER_REDIS_TIMEOUT_MS")
     """Socket timeout of one Redis call; past it the write is re-run, never guessed."""
@@ -55,6 +56,27 @@ class RedisSettings(_Part):
     """Must match the RQ workers' ``--serializer`` (RQ's default is pickle)."""
     require_noeviction: bool = Field(False, validation_alias="QUEUE_ROUTER_REQUIRE_NOEVICTION")
     """Refuse to start (instead of warning) when Redis may evict queue keys."""
+    redis_tls_ca_cert_path: Path | None = Field(None, validation_alias="REDIS_TLS_CA_CERT_PATH")
+    """CA that signed the Redis server's certificate (``rediss://`` URLs); system CAs if unset."""
+    redis_tls_cert_path: Path | None = Field(None, validation_alias="REDIS_TLS_CERT_PATH")
+    """Our client certificate, for a Redis (or TLS proxy) that requires mutual TLS."""
+    redis_tls_key_path: Path | None = Field(None, validation_alias="REDIS_TLS_KEY_PATH")
+    """The private key of ``REDIS_TLS_CERT_PATH``."""
+
+    def tls(self) -> RedisTLS | None:
+        """The TLS files to use, or ``None`` for a plain ``redis://`` connection."""
+        if not self.redis_url.startswith("rediss://"):
+            return None
+        return RedisTLS(
+            self.redis_tls_ca_cert_path, self.redis_tls_cert_path, self.redis_tls_key_path
+        )
+
+    def tls_paths(self) -> dict[str, Path | None]:
+        return {
+            "REDIS_TLS_CA_CERT_PATH": self.redis_tls_ca_cert_path,
+            "REDIS_TLS_CERT_PATH": self.redis_tls_cert_path,
+            "REDIS_TLS_KEY_PATH": self.redis_tls_key_path,
+        }
 
 
 class TemporalSettings(_Part):
@@ -78,6 +100,8 @@ class TemporalSettings(_Part):
     temporal_client_private_key_path: Path | None = Field(
         None, validation_alias="TEMPORAL_CLIENT_PRIVATE_KEY_PATH"
     )
+    temporal_api_key: SecretStr | None = Field(None, validation_alias="TEMPORAL_API_KEY")
+    """Temporal Cloud API key, sent as the Authorization header; never logged or printed."""
     temporal_rpc_timeout_ms: int = Field(
         5000, gt=0, validation_alias="QUEUE_ROUTER_TEMPORAL_TIMEOUT_MS"
     )

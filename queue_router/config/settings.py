@@ -91,9 +91,17 @@ class Settings:
                 f"USE_TEMPORAL_WORKFLOWS=true means 100%, but TEMPORAL_TRAFFIC_PERCENTAGE"
                 f"={explicit:g}; unset one of them"
             )
-        for var, path in temporal.tls_paths().items():
+        for var, path in {**temporal.tls_paths(), **self.redis.tls_paths()}.items():
             if path is not None and not path.is_file():
                 problems.append(f"{var}={path}: no such file")
+        redis = self.redis
+        if (redis.redis_tls_cert_path is None) != (redis.redis_tls_key_path is None):
+            problems.append("REDIS_TLS_CERT_PATH and REDIS_TLS_KEY_PATH go together")
+        if any(redis.tls_paths().values()) and redis.tls() is None:
+            problems.append(
+                "REDIS_TLS_* is set but REDIS_URL does not start with rediss://: "
+                "use rediss:// for TLS (or unset the REDIS_TLS_* variables)"
+            )
         if (temporal.temporal_client_cert_path is None) != (
             temporal.temporal_client_private_key_path is None
         ):

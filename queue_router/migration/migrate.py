@@ -125,8 +125,9 @@ class Migrator:
             if config.legacy == "rq":
                 redis = self.settings.redis
                 self._queues[key] = RQQueue(
-                    self.redis, config.name, url=redis.redis_url, serializer=redis.rq_serializer
-                )
+                    self.redis, config.name, url=redis.redis_url,
+                    serializer=redis.rq_serializer, tls=redis.tls(),
+                )  # fmt: skip
             else:
                 prefix = self.settings.redis.bull_prefix
                 self._queues[key] = BullQueue(self.redis, config.name, prefix=prefix)

@@ -18,6 +18,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from activities.legacy import attempt_of
 from queue_router.migration.queues import LegacyJob, LegacyQueue
+from queue_router.redis_client import RedisTLS, tls_kwargs
 
 __all__ = ["RQQueue"]
 
@@ -29,10 +30,16 @@ class RQQueue(LegacyQueue):
     source = "rq"
 
     def __init__(
-        self, client: aioredis.Redis, queue: str, *, url: str, serializer: str = "pickle"
+        self,
+        client: aioredis.Redis,
+        queue: str,
+        *,
+        url: str,
+        serializer: str = "pickle",
+        tls: RedisTLS | None = None,
     ) -> None:
         super().__init__(client, queue)
-        self._sync = redis.Redis.from_url(url)
+        self._sync = redis.Redis.from_url(url, **tls_kwargs(tls))
         self.serializer = serializer
 
     def key(self, suffix: str) -> str:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 
 from queue_router.errors import EffectInProgress
+from queue_router.redis_client import RedisTLS, tls_kwargs
 
 __all__ = ["EffectClaims", "effect_key"]
 
@@ -82,8 +83,8 @@ class EffectClaims:
         self.poll_s = poll_s
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> EffectClaims:
-        return cls(aioredis.Redis.from_url(url, decode_responses=True), **kwargs)
+    def from_url(cls, url: str, *, tls: RedisTLS | None = None, **kwargs: Any) -> EffectClaims:
+        return cls(aioredis.Redis.from_url(url, decode_responses=True, **tls_kwargs(tls)), **kwargs)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
