@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from importlib import resources
-
-import redis.asyncio as aredis
 
 from backends._redis import async_client, check_credentials, eviction_preflight, write_or_classify
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
-from queue_router.redis_client import RedisTLS
+from queue_router.redis_client import AsyncRedis, RedisTLS
 
 __all__ = ["BullBackend", "bull_script"]
 
@@ -41,6 +40,7 @@ class BullBackend(Backend):
         timeout_s: socket timeout; past it the same idempotent write is run again.
         require_noeviction: refuse to start when Redis may evict keys.
         tls: CA, certificate and key files for a ``rediss://`` URL.
+        cluster_nodes: Redis Cluster seeds (then ``prefix`` needs a ``{hash tag}``).
         client: an existing ``redis.asyncio.Redis`` (not closed by us), for reuse.
     """
 
@@ -54,12 +54,15 @@ class BullBackend(Backend):
         timeout_s: float = 5.0,
         require_noeviction: bool = False,
         tls: RedisTLS | None = None,
-        client: aredis.Redis | None = None,
+        cluster_nodes: Sequence[tuple[str, int]] = (),
+        client: AsyncRedis | None = None,
     ) -> None:
         self.prefix = prefix
         self._url = redis_url
         self._owns_client = client is None
-        self._redis = client or async_client(redis_url, timeout_s, tls=tls)
+        self._redis: AsyncRedis = client or async_client(
+            redis_url, timeout_s, tls=tls, cluster_nodes=cluster_nodes
+        )
         self._require_noeviction = require_noeviction
         self._script = self._redis.register_script(_ADD_SCRIPT)
         self._token = str(uuid.uuid4())

@@ -34,8 +34,11 @@ def temporal_tls_hint(exc: BaseException, *, tls: bool) -> str:
             "; TLS: Temporal's certificate is not trusted for this address: check "
             "TEMPORAL_SERVER_ROOT_CA_CERT_PATH and TEMPORAL_SERVER_NAME"
         )
+    # TLS 1.3: the server checks our certificate after the handshake, so a refusal shows
+    # as the first call failing on a connection that was up (reset, EOF, broken pipe).
     dropped = ("close_notify", "UnexpectedEof", "CertificateRequired", "BrokenPipe", "broken pipe")
-    if tls and any(marker in text for marker in dropped):
+    after_setup = "after connection" in text and "transport error" in text
+    if tls and (after_setup or any(marker in text for marker in dropped)):
         return (
             "; TLS: the server closed the connection during setup; if it requires a client "
             "certificate, check TEMPORAL_CLIENT_CERT_PATH and TEMPORAL_CLIENT_PRIVATE_KEY_PATH"

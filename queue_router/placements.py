@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,12 +105,18 @@ class RedisPlacementMemory(PlacementMemory):
     """
 
     def __init__(
-        self, url: str, *, ttl_s: int, timeout_s: float, tls: RedisTLS | None = None
+        self,
+        url: str,
+        *,
+        ttl_s: int,
+        timeout_s: float,
+        tls: RedisTLS | None = None,
+        cluster_nodes: Sequence[tuple[str, int]] = (),
     ) -> None:
         super().__init__()
         self._url = url
         self._ttl_s = ttl_s
-        self._redis = async_client(url, timeout_s, retries=2, tls=tls)
+        self._redis = async_client(url, timeout_s, retries=2, tls=tls, cluster_nodes=cluster_nodes)
         self._doubt_script = self._redis.register_script(_REMEMBER_DOUBT)
 
     async def aclose(self) -> None:

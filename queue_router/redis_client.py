@@ -11,20 +11,28 @@ whose reply was lost can apply twice and hides that the first may have landed, s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError
 
+AsyncRedis = aredis.Redis | RedisCluster
+"""A single Redis or a Redis Cluster: the commands queue-router uses work on both."""
+
 __all__ = [
+    "AsyncRedis",
     "ConnectionSetupError",
     "RedisTLS",
     "async_client",
     "connection_kwargs",
+    "parse_nodes",
     "sync_client",
     "tls_kwargs",
 ]
@@ -100,6 +108,19 @@ def connection_kwargs(
     }
 
 
+def parse_nodes(text: str) -> list[tuple[str, int]]:
+    """``REDIS_CLUSTER_NODES``: ``host:port,host:port`` -> ``[(host, port), ...]``."""
+    nodes = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{part!r} is not host:port")
+        nodes.append((host, int(port)))
+    if not nodes:
+        raise ValueError("no host:port given")
+    return nodes
+
+
 def async_client(
     url: str,
     timeout_s: float,
@@ -108,11 +129,31 @@ def async_client(
     retries: int = 0,
     tls: RedisTLS | None = None,
     decode_responses: bool = False,
-) -> aredis.Redis:
-    """A client whose pool makes callers wait for a connection instead of failing."""
+    cluster_nodes: Sequence[tuple[str, int]] = (),
+) -> AsyncRedis:
+    """A client whose pool makes callers wait for a connection instead of failing.
+
+    With ``cluster_nodes`` (seeds), a Redis Cluster client: ``url`` then gives only the
+    scheme (``rediss://`` for TLS) and the credentials.
+    """
     from redis.asyncio.retry import Retry
 
     backoff = ExponentialBackoff() if retries else NoBackoff()
+    if cluster_nodes:
+        parts = urlsplit(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in cluster_nodes],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            ssl=url.startswith("rediss://"),
+            retry=Retry(backoff, retries),
+            decode_responses=decode_responses,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            max_connections=max(max_connections, 100),
+            require_full_coverage=False,
+            **tls_kwargs(tls),
+        )
     pool = aredis.BlockingConnectionPool.from_url(
         url,
         retry=Retry(backoff, retries),

@@ -49,29 +49,37 @@ def memory_from_settings(settings: Settings) -> RedisPlacementMemory:
         ttl_s=settings.routing.placement_ttl_s,
         timeout_s=settings.redis.redis_timeout_ms / 1000,
         tls=settings.redis.tls(),
+        cluster_nodes=settings.redis.cluster_nodes(),
     )
 
 
 def backends_from_settings(settings: Settings) -> dict[str, Backend]:
-    """One backend of each kind; unused ones cost nothing until first used."""
-    redis_timeout = settings.redis.redis_timeout_ms / 1000
-    return {
+    """One backend of each kind; unused ones cost nothing until first used.
+
+    On Redis Cluster there is no RQ backend (settings refuse RQ queues there).
+    """
+    redis = settings.redis
+    timeout_s = redis.redis_timeout_ms / 1000
+    backends: dict[str, Backend] = {
         "bull": BullBackend(
-            settings.redis.redis_url,
-            prefix=settings.redis.bull_prefix,
-            timeout_s=redis_timeout,
-            require_noeviction=settings.redis.require_noeviction,
-            tls=settings.redis.tls(),
-        ),
-        "rq": RQBackend(
-            settings.redis.redis_url,
-            serializer=settings.redis.rq_serializer,
-            timeout_s=redis_timeout,
-            require_noeviction=settings.redis.require_noeviction,
-            tls=settings.redis.tls(),
+            redis.redis_url,
+            prefix=redis.bull_prefix,
+            timeout_s=timeout_s,
+            require_noeviction=redis.require_noeviction,
+            tls=redis.tls(),
+            cluster_nodes=redis.cluster_nodes(),
         ),
         "temporal": temporal_backend(settings),
     }
+    if not redis.cluster_nodes():
+        backends["rq"] = RQBackend(
+            redis.redis_url,
+            serializer=redis.rq_serializer,
+            timeout_s=timeout_s,
+            require_noeviction=redis.require_noeviction,
+            tls=redis.tls(),
+        )
+    return backends
 
 
 def temporal_backend(settings: Settings) -> TemporalBackend:

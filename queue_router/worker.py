@@ -74,6 +74,7 @@ async def run_worker(
     claims = EffectClaims.from_url(
         settings.redis.redis_url,
         tls=settings.redis.tls(),
+        cluster_nodes=settings.redis.cluster_nodes(),
         lease_ms=settings.worker.effect_lease_ms,
         ttl_s=settings.worker.effect_ttl_s,
     )

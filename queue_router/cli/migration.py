@@ -12,14 +12,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-import redis.asyncio as aioredis
-
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
-from queue_router.redis_client import tls_kwargs
+from queue_router.redis_client import async_client
 from queue_router.wiring import temporal_backend
 
 __all__ = ["open_migrator", "register"]
@@ -55,10 +53,11 @@ class Progress:
 
 @contextlib.asynccontextmanager
 async def open_migrator(settings: Settings, **kwargs: Any) -> AsyncIterator[Migrator]:
-    tls = settings.redis.tls()
-    client = aioredis.Redis.from_url(
-        settings.redis.redis_url, decode_responses=True, **tls_kwargs(tls)
-    )
+    redis = settings.redis
+    client = async_client(
+        redis.redis_url, redis.redis_timeout_ms / 1000, retries=2, tls=redis.tls(),
+        decode_responses=True, cluster_nodes=redis.cluster_nodes(),
+    )  # fmt: skip
     temporal = temporal_backend(settings)
     migrator = Migrator(settings, client, temporal, **kwargs)
     try:

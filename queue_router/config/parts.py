@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.config.queues import Percentage, QueueOverride
 from queue_router.payload import ENVELOPE_RESERVE
-from queue_router.redis_client import RedisTLS
+from queue_router.redis_client import RedisTLS, parse_nodes
 
 __all__ = [
     "MigrationSettings",
@@ -56,12 +56,26 @@ class RedisSettings(_Part):
     """Must match the RQ workers' ``--serializer`` (RQ's default is pickle)."""
     require_noeviction: bool = Field(False, validation_alias="QUEUE_ROUTER_REQUIRE_NOEVICTION")
     """Refuse to start (instead of warning) when Redis may evict queue keys."""
+    redis_cluster_nodes: str | None = Field(None, validation_alias="REDIS_CLUSTER_NODES")
+    """Redis Cluster seeds, ``host:port,host:port``; REDIS_URL then gives only the scheme
+    (``rediss://`` for TLS) and the credentials. Bull needs a hash-tagged BULL_PREFIX."""
     redis_tls_ca_cert_path: Path | None = Field(None, validation_alias="REDIS_TLS_CA_CERT_PATH")
     """CA that signed the Redis server's certificate (``rediss://`` URLs); system CAs if unset."""
     redis_tls_cert_path: Path | None = Field(None, validation_alias="REDIS_TLS_CERT_PATH")
     """Our client certificate, for a Redis (or TLS proxy) that requires mutual TLS."""
     redis_tls_key_path: Path | None = Field(None, validation_alias="REDIS_TLS_KEY_PATH")
     """The private key of ``REDIS_TLS_CERT_PATH``."""
+
+    @field_validator("redis_cluster_nodes")
+    @classmethod
+    def _nodes(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_nodes(value)  # ValueError names the bad part
+        return value
+
+    def cluster_nodes(self) -> list[tuple[str, int]]:
+        """The cluster's seed nodes; empty for a single Redis."""
+        return parse_nodes(self.redis_cluster_nodes) if self.redis_cluster_nodes else []
 
     def tls(self) -> RedisTLS | None:
         """The TLS files to use, or ``None`` for a plain ``redis://`` connection."""

@@ -17,6 +17,7 @@ one ``ConfigError`` naming each bad env var and its allowed values.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,7 @@ class Settings:
             problems.append(
                 "TEMPORAL_CLIENT_CERT_PATH and TEMPORAL_CLIENT_PRIVATE_KEY_PATH go together"
             )
+        problems.extend(self._cluster_problems())
         for name, override in routing.queues.items():
             if name not in DEFAULT_CATALOGUE and override.workflow_type is None:
                 problems.append(
@@ -116,6 +118,26 @@ class Settings:
                 )
         if problems:
             raise ConfigError("invalid settings: " + "; ".join(problems))
+
+    def _cluster_problems(self) -> list[str]:
+        """On Redis Cluster, Bull needs one slot per queue, and RQ cannot run at all."""
+        if not self.redis.redis_cluster_nodes:
+            return []
+        problems = []
+        prefix = self.redis.bull_prefix
+        if not re.search(r"\{[^}]+\}", prefix):
+            problems.append(
+                f"BULL_PREFIX={prefix!r} has no hash tag: on Redis Cluster every key of a Bull "
+                f"queue must share one slot; use BULL_PREFIX={{{prefix}}} (and the same prefix "
+                "in the Node Bull workers)"
+            )
+        on_rq = [name for name in self.queue_names() if self.queue(name).legacy == "rq"]
+        if on_rq:
+            problems.append(
+                f"RQ does not support Redis Cluster (REDIS_CLUSTER_NODES is set), but "
+                f"{', '.join(on_rq)} use legacy 'rq': move them to 'bull' or to a single Redis"
+            )
+        return problems
 
     def queue_names(self) -> list[str]:
         return sorted(set(DEFAULT_CATALOGUE) | set(self.routing.queues))

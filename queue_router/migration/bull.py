@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from queue_router.migration.queues import LegacyJob, LegacyQueue
+from queue_router.redis_client import AsyncRedis
 
 __all__ = ["BullQueue"]
 
@@ -18,7 +17,7 @@ _ZSETS = {"delayed": "delayed", "failed": "failed", "completed": "completed"}
 class BullQueue(LegacyQueue):
     source = "bull"
 
-    def __init__(self, client: aioredis.Redis, queue: str, *, prefix: str = "bull") -> None:
+    def __init__(self, client: AsyncRedis, queue: str, *, prefix: str = "bull") -> None:
         self.prefix = prefix
         super().__init__(client, queue)
 

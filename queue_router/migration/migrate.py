@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from backends.temporal import TemporalBackend
 from queue_router.config import QueueConfig, Settings
 from queue_router.contract import EnqueueRequest
@@ -28,6 +26,7 @@ from queue_router.migration.queues import LegacyJob, LegacyQueue, now_ms
 from queue_router.migration.rq import RQQueue
 from queue_router.payload import encode_payload
 from queue_router.receipts import Backoff, JobOptions
+from queue_router.redis_client import AsyncRedis
 from workflows.envelope import workflow_id
 
 __all__ = ["JobOutcome", "MigrationPlan", "MigrationReport", "Migrator", "bull_options"]
@@ -107,7 +106,7 @@ class Migrator:
     def __init__(
         self,
         settings: Settings,
-        redis_client: aioredis.Redis,
+        redis_client: AsyncRedis,
         temporal: TemporalBackend,
         *,
         on_progress: Callable[[JobOutcome], None] | None = None,

@@ -14,10 +14,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from backends.bull import bull_script
 from queue_router.contract import AsyncLifecycle
+from queue_router.redis_client import AsyncRedis
 
 __all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
 
@@ -61,7 +60,7 @@ class LegacyQueue(AsyncLifecycle, ABC):
 
     source = "legacy"
 
-    def __init__(self, client: aioredis.Redis, queue: str) -> None:
+    def __init__(self, client: AsyncRedis, queue: str) -> None:
         self.client = client
         self.queue = queue
         self._script = client.register_script(_MOVE)
@@ -106,7 +105,7 @@ class LegacyQueue(AsyncLifecycle, ABC):
             job, f"{job}:lock", f"{job}:logs", self.key("wait"), self.key("paused"),
             self.key("meta-paused"), self.key("delayed"), self.key("priority"),
             self.key("failed"), self.hold_key, f"{self.ledger_key}job:{job_id}",
-            self.ledger_key, "queue-router:ledger:seq",
+            self.ledger_key, f"{self.ledger_key}seq",
         ]  # fmt: skip
 
     async def _move(self, op: str, job_id: str, *args: str | int) -> MoveResult:

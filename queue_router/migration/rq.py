@@ -12,13 +12,12 @@ from datetime import UTC
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from activities.legacy import attempt_of
 from queue_router.migration.queues import LegacyJob, LegacyQueue
-from queue_router.redis_client import RedisTLS, tls_kwargs
+from queue_router.redis_client import AsyncRedis, RedisTLS, tls_kwargs
 
 __all__ = ["RQQueue"]
 
@@ -31,7 +30,7 @@ class RQQueue(LegacyQueue):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: AsyncRedis,
         queue: str,
         *,
         url: str,

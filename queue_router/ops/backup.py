@@ -13,9 +13,8 @@ import json
 import time
 from typing import Any, TextIO
 
-import redis.asyncio as aioredis
-
 from queue_router.errors import ConfigError
+from queue_router.redis_client import AsyncRedis
 
 __all__ = ["FORMAT", "backup", "restore"]
 
@@ -24,7 +23,7 @@ _LISTS = ("wait", "paused", "active")
 _ZSETS = ("delayed", "priority", "completed", "failed")
 
 
-async def backup(client: aioredis.Redis, prefix: str, queue: str, out: TextIO) -> int:
+async def backup(client: AsyncRedis, prefix: str, queue: str, out: TextIO) -> int:
     """Write the queue to ``out``; returns the number of jobs."""
     key = f"{prefix}:{queue}:".__add__
     lists = {name: [str(i) for i in await client.lrange(key(name), 0, -1)] for name in _LISTS}
@@ -50,7 +49,7 @@ async def backup(client: aioredis.Redis, prefix: str, queue: str, out: TextIO) -
     return count
 
 
-async def restore(client: aioredis.Redis, source: TextIO) -> tuple[str, int]:
+async def restore(client: AsyncRedis, source: TextIO) -> tuple[str, int]:
     """Restore a backup into a Redis without that queue; returns (queue, jobs)."""
     header = _header(source.readline())
     prefix, queue = header["prefix"], header["queue"]

