@@ -150,7 +150,9 @@ def async_client(
             decode_responses=decode_responses,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
-            max_connections=max(max_connections, 100),
+            # redis-py's cluster client has no blocking pool: past this many connections
+            # to one node a call fails at once, so the bound is high, not a queue.
+            max_connections=max(max_connections, 1000),
             require_full_coverage=False,
             **tls_kwargs(tls),
         )

@@ -21,7 +21,12 @@ from temporalio.client import Client
 
 from queue_router import QueueRouter, Settings
 from queue_router.processors import Registry
-from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.testing.devservers import (
+    RedisClusterServer,
+    RedisServer,
+    TemporalServer,
+    connect_temporal,
+)
 from queue_router.worker import run_worker
 from tests.sinks import HttpSink, SmtpSink
 
@@ -189,3 +194,32 @@ def spawn_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A real 3-master Redis Cluster (started only by the tests that ask for it)."""
+    with RedisClusterServer() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_db(redis_cluster: RedisClusterServer) -> Iterator[redis.RedisCluster]:
+    """A client of the cluster, flushed on every master before the test."""
+    nodes = [redis.cluster.ClusterNode("127.0.0.1", node.port) for node in redis_cluster.nodes]
+    client = redis.RedisCluster(startup_nodes=nodes, decode_responses=True)
+    client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    yield client
+    client.close()
+
+
+CLUSTER_PREFIX = "{bull}"
+
+
+def cluster_fields(cluster: RedisClusterServer) -> dict[str, Any]:
+    """Settings fields that point the router at the cluster with a hash-tagged prefix."""
+    return {
+        "redis_url": "redis://127.0.0.1/0",  # scheme and credentials only
+        "redis_cluster_nodes": cluster.seeds,
+        "bull_prefix": CLUSTER_PREFIX,
+    }

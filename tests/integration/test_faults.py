@@ -212,13 +212,13 @@ async def temporal_runs(client: Client, task_queue: str) -> collections.Counter[
     return runs
 
 
-def bull_entries(db: redis.Redis) -> collections.Counter[str]:
+def bull_entries(db: Any, prefix: str = "bull") -> collections.Counter[str]:
     entries: collections.Counter[str] = collections.Counter()
     for key in ("wait", "delayed", "paused"):
-        kind = db.type(f"bull:email-send:{key}")
+        kind = db.type(f"{prefix}:email-send:{key}")
         members = (
-            db.lrange(f"bull:email-send:{key}", 0, -1) if kind == "list"
-            else db.zrange(f"bull:email-send:{key}", 0, -1)
+            db.lrange(f"{prefix}:email-send:{key}", 0, -1) if kind == "list"
+            else db.zrange(f"{prefix}:email-send:{key}", 0, -1)
         )  # fmt: skip
         entries.update(members)
     return entries

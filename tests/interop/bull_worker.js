@@ -1,12 +1,27 @@
 // An unmodified Bull worker: processes `count` jobs from a queue and prints one JSON line
 // per job ({id, name, data, opts, attemptsMade}) in processing order, then exits.
 // Usage: node bull_worker.js <redisUrl> <prefix> <queue> <count> [failTimes]
+// A redisUrl of "cluster:host:port,host:port" connects through ioredis's Cluster client,
+// as Bull's documentation shows for Redis Cluster (the prefix must be a {hash tag}).
 const Queue = require("bull");
+const Redis = require("ioredis");
 
 const [redisUrl, prefix, queueName, countText, failTimesText] = process.argv.slice(2);
 const count = Number(countText);
 const failTimes = Number(failTimesText || 0);
-const queue = new Queue(queueName, redisUrl, { prefix });
+const queue = redisUrl.startsWith("cluster:")
+  ? new Queue(queueName, { prefix, createClient: () => clusterClient(redisUrl.slice(8)) })
+  : new Queue(queueName, redisUrl, { prefix });
+
+function clusterClient(seeds) {
+  const nodes = seeds.split(",").map((seed) => {
+    const [host, port] = seed.split(":");
+    return { host, port: Number(port) };
+  });
+  return new Redis.Cluster(nodes, {
+    redisOptions: { maxRetriesPerRequest: null, enableReadyCheck: false },
+  });
+}
 let done = 0;
 
 queue.process("*", 1, async (job) => {

@@ -18,6 +18,8 @@ ALL_VARS = [
     "TEMPORAL_TASK_QUEUE", "TEMPORAL_TLS_ENABLED", "TEMPORAL_SERVER_NAME", "REDIS_URL",
     "TEMPORAL_SERVER_ROOT_CA_CERT_PATH", "TEMPORAL_CLIENT_CERT_PATH",
     "TEMPORAL_CLIENT_PRIVATE_KEY_PATH", "QUEUE_ROUTER_QUEUES", "QUEUE_ROUTER_LEGACY_BACKEND",
+    "REDIS_CLUSTER_NODES", "BULL_PREFIX", "REDIS_TLS_CA_CERT_PATH", "REDIS_TLS_CERT_PATH",
+    "REDIS_TLS_KEY_PATH", "TEMPORAL_API_KEY",
 ]  # fmt: skip
 
 
@@ -162,3 +164,35 @@ def test_tls_files_are_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> No
 def test_unknown_queue_suggests_close_names() -> None:
     with pytest.raises(UnknownQueueError, match="did you mean email-send"):
         Settings.from_env().queue("emial-send")
+
+
+def test_redis_cluster_needs_a_hash_tagged_bull_prefix_and_no_rq(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("REDIS_CLUSTER_NODES", "10.0.0.1:7000,10.0.0.2:7000")
+    with pytest.raises(
+        ConfigError, match=r"BULL_PREFIX='bull' has no hash tag.*BULL_PREFIX=\{bull\}"
+    ):
+        Settings.from_env()
+    clean_env.setenv("BULL_PREFIX", "{bull}")
+    settings = Settings.from_env()
+    assert settings.redis.cluster_nodes() == [("10.0.0.1", 7000), ("10.0.0.2", 7000)]
+    clean_env.setenv("QUEUE_ROUTER_QUEUES", json.dumps({"email-send": {"legacy": "rq"}}))
+    with pytest.raises(ConfigError, match=r"RQ does not support Redis Cluster.*email-send"):
+        Settings.from_env()
+    clean_env.setenv("REDIS_CLUSTER_NODES", "10.0.0.1")
+    with pytest.raises(ConfigError, match=r"REDIS_CLUSTER_NODES.*'10.0.0.1' is not host:port"):
+        Settings.from_env()
+
+
+def test_redis_tls_files_need_a_rediss_url(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    clean_env.setenv("REDIS_TLS_CA_CERT_PATH", str(ca))
+    with pytest.raises(ConfigError, match="REDIS_URL does not start with rediss://"):
+        Settings.from_env()
+    clean_env.setenv("REDIS_URL", "rediss://cache:6380/0")
+    assert Settings.from_env().redis.tls() is not None
+    clean_env.setenv("REDIS_TLS_CERT_PATH", str(ca))
+    with pytest.raises(ConfigError, match="REDIS_TLS_CERT_PATH and REDIS_TLS_KEY_PATH go together"):
+        Settings.from_env()
