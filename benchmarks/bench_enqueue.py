@@ -2,7 +2,8 @@
 
 Prints p50/p99 latency of sequential calls and throughput at a fixed concurrency for
 bull, rq, temporal, dual and shadow; then the ratios the design promises:
-dual latency ~ the slower side (not the sum), shadow latency ~ legacy alone.
+dual latency ~ the slower side (not the sum), shadow latency ~ legacy alone; and the
+Temporal path against a raw ``start_workflow``, with and without the placement memory.
 Usage: python benchmarks/bench_enqueue.py [--jobs N] [--concurrency C]
 """
 
@@ -14,11 +15,17 @@ import dataclasses
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from queue_router import QueueRouter, Settings
 from queue_router.testing.demo import servers
 from queue_router.testing.devservers import connect_temporal, free_port
+from queue_router.wiring import backends_from_settings
+from workflows import JobEnvelope
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
@@ -58,6 +65,51 @@ async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int
     return jobs / (time.perf_counter() - started)
 
 
+async def temporal_path_cost(
+    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 3
+) -> dict[str, float]:
+    """Starts/s at equal concurrency: raw ``start_workflow``, the router with its placement
+    memory in Redis (one extra write per start), and the router with it in-process only.
+
+    Interleaved rounds, median of each: what the memory costs, and the router vs the SDK.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    shared = QueueRouter(settings)
+    local = QueueRouter(settings, backends=backends_from_settings(settings))  # in-process memory
+    task_queue = settings.temporal.temporal_task_queue
+
+    async def raw(tag: str, i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                "bench", JobEnvelope("bench-temporal", f"{tag}{i}", "__default__", {"i": i}),
+                id=f"raw/{tag}{i}", task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )  # fmt: skip
+
+    def via(router: QueueRouter) -> Callable[[str, int], Awaitable[None]]:
+        async def one(tag: str, i: int) -> None:
+            async with gate:
+                await router.enqueue("bench-temporal", {"i": i}, job_id=f"{tag}{i}")
+
+        return one
+
+    paths = {
+        "raw start_workflow": raw,
+        "router": via(shared),
+        "router, memory in-process": via(local),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    async with shared, local:
+        for _ in range(rounds):
+            for name, call in paths.items():
+                tag = uuid.uuid4().hex[:8]
+                started = time.perf_counter()
+                await asyncio.gather(*(call(tag, i) for i in range(jobs)))
+                rates[name].append(jobs / (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -65,7 +117,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main(jobs: int, concurrency: int) -> None:
     with servers() as (redis_url, target):
-        await connect_temporal(target)
+        client = await connect_temporal(target)
         queues: dict[str, Any] = {
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }
@@ -103,6 +155,15 @@ async def main(jobs: int, concurrency: int) -> None:
         )
         print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
         print(f"shadow copies with Temporal down: {down_stats}")
+        cost = await temporal_path_cost(settings, client, jobs, concurrency)
+        print(f"\nTemporal path, {jobs} starts at concurrency {concurrency} (median of 3 rounds):")
+        for name, rate in cost.items():
+            print(f"  {name:<28}{rate:>8,.0f} starts/s")
+        raw, shared, local = cost.values()
+        print(f"router / raw start_workflow            : {shared / raw:.2f}  (target >= 0.95)")
+        print(
+            f"placement memory in Redis / in-process : {shared / local:.2f}  (its one extra write)"
+        )
 
 
 if __name__ == "__main__":

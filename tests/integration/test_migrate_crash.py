@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,8 @@ async def crash_and_rerun(
 ) -> str:  # fmt: skip
     """Enqueue ``jobs`` Bull jobs, kill ``migrate`` ``kills`` times, rerun, check, summarise."""
     prefix = router.settings.redis.bull_prefix
-    ids = [f"crash-{n:05d}" for n in range(jobs)]
+    tag = uuid.uuid4().hex[:6]  # workflow ids never met before on this (session) server
+    ids = [f"crash-{tag}-{n:05d}" for n in range(jobs)]
     for start in range(0, jobs, 500):
         await asyncio.gather(
             *(router.enqueue(QUEUE, {"n": i}, job_id=i) for i in ids[start : start + 500])
