@@ -48,28 +48,32 @@ class ConnectionSetupError(redis.ConnectionError):
     """
 
 
+_KEEP = (AuthenticationError, AuthorizationError)  # a credentials problem says so itself
+
+
+def _dropped_in_setup(connection: Any, exc: BaseException) -> ConnectionSetupError:
+    return ConnectionSetupError(
+        f"Error connecting to {connection.host}:{connection.port}: the connection was "
+        f"dropped while being set up ({exc})"
+    )
+
+
 async def _setup_async(connection: Any) -> None:
     try:
         await connection.on_connect()
-    except (AuthenticationError, AuthorizationError):
-        raise  # a credentials problem says so itself
     except (redis.ConnectionError, OSError) as exc:
-        raise ConnectionSetupError(
-            f"Error connecting to {connection.host}:{connection.port}: the connection was "
-            f"dropped while being set up ({exc})"
-        ) from exc
+        if isinstance(exc, _KEEP):
+            raise
+        raise _dropped_in_setup(connection, exc) from exc
 
 
 def _setup_sync(connection: Any) -> None:
     try:
         connection.on_connect()
-    except (AuthenticationError, AuthorizationError):
-        raise  # a credentials problem says so itself
     except (redis.ConnectionError, OSError) as exc:
-        raise ConnectionSetupError(
-            f"Error connecting to {connection.host}:{connection.port}: the connection was "
-            f"dropped while being set up ({exc})"
-        ) from exc
+        if isinstance(exc, _KEEP):
+            raise
+        raise _dropped_in_setup(connection, exc) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,13 @@ def temporal_server() -> Iterator[TemporalServer]:
         yield server
 
 
+@pytest.fixture
+def own_temporal() -> Iterator[TemporalServer]:
+    """A Temporal dev server of the test's own, for tests that kill it."""
+    with TemporalServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 async def temporal_client(temporal_server: TemporalServer) -> Client:
     return await connect_temporal(temporal_server.target)

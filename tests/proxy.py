@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from typing import Literal
 
@@ -20,8 +21,9 @@ Mode = Literal["forward", "drop_replies", "blackhole"]
 
 
 class ToggleProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.target_port = target_port
+        self._ssl = ssl_context
         self.mode: Mode = "forward"
         self.port = 0
         self._held_until = 0.0
@@ -29,7 +31,7 @@ class ToggleProxy:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -52,7 +54,7 @@ class ToggleProxy:
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
     ) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
+        with contextlib.suppress(OSError, asyncio.CancelledError, ssl.SSLError):
             while data := await reader.read(65536):
                 if self.mode == "blackhole" or (self.mode == "drop_replies" and not upstream):
                     continue

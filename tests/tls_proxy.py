@@ -8,12 +8,12 @@ frontend in front of servers that have no TLS of their own. Only 127.0.0.1 is us
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ssl
 from pathlib import Path
 
 import trustme
+
+from tests.proxy import ToggleProxy
 
 
 class Certificates:
@@ -34,7 +34,9 @@ class Certificates:
         other.cert_pem.write_to_path(str(self.wrong_ca_path))
 
 
-class TLSProxy:
+class TLSProxy(ToggleProxy):
+    """``ToggleProxy`` behind TLS: optionally requires a client certificate signed by ``ca``."""
+
     def __init__(
         self,
         target_port: int,
@@ -43,8 +45,6 @@ class TLSProxy:
         require_client_cert: bool = True,
         alpn: list[str] | None = None,
     ) -> None:
-        self.target_port = target_port
-        self.port = 0
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         certs.server.configure_cert(context)
         if require_client_cert:
@@ -52,44 +52,4 @@ class TLSProxy:
             context.verify_mode = ssl.CERT_REQUIRED
         if alpn:
             context.set_alpn_protocols(alpn)
-        self._context = context
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._context)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        pipes = [
-            asyncio.create_task(_pipe(reader, up_writer)),
-            asyncio.create_task(_pipe(up_reader, writer)),
-        ]
-        self._tasks.update(pipes)
-        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        for task in pipes:
-            task.cancel()
-        for w in (writer, up_writer):
-            with contextlib.suppress(Exception):
-                w.close()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.CancelledError, ssl.SSLError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
+        super().__init__(target_port, ssl_context=context)

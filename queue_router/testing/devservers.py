@@ -87,7 +87,28 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeo
     raise DevServerError(f"{what} did not listen on port {port} within {timeout}s")
 
 
-class _Server:
+class _Started:
+    """``with server:`` starts it, then stops it and removes its files."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def remove_files(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.remove_files()
+
+
+class _Server(_Started):
     what = "server"
 
     def __init__(self, port: int | None = None) -> None:
@@ -119,12 +140,7 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def remove_files(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -183,7 +199,7 @@ class TemporalServer(_Server):
         ]  # fmt: skip
 
 
-class RedisClusterServer:
+class RedisClusterServer(_Started):
     """A real Redis Cluster of ``masters`` nodes (no replicas) on free loopback ports.
 
     Each node is a ``RedisServer`` with cluster mode on and its own data directory, so a
@@ -252,14 +268,9 @@ class RedisClusterServer:
         for node in self.nodes:
             node.stop()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def remove_files(self) -> None:
         for node in self.nodes:
-            shutil.rmtree(node.dir, ignore_errors=True)
+            node.remove_files()
 
 
 def _free_cluster_port() -> int:

@@ -144,12 +144,6 @@ async def test_a_slow_redis_write_is_settled_by_running_it_again(
 
 
 @pytest.fixture
-def own_temporal() -> Iterator[TemporalServer]:
-    with TemporalServer() as server:
-        yield server
-
-
-@pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     with RedisServer() as server:
         yield server

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,12 +38,6 @@ def enqueue_elsewhere(env: dict[str, str], queue: str, job_id: str) -> dict[str,
     assert out.returncode == 0, out.stderr
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-@pytest.fixture
-def own_temporal() -> Iterator[TemporalServer]:
-    with TemporalServer() as server:
-        yield server
 
 
 async def test_a_job_completed_in_temporal_never_falls_back_from_another_process(
