@@ -37,7 +37,7 @@ def temporal_tls_hint(exc: BaseException, *, tls: bool) -> str:
     # TLS 1.3: the server checks our certificate after the handshake, so a refusal shows
     # as the first call failing on a connection that was up (reset, EOF, broken pipe).
     dropped = ("close_notify", "UnexpectedEof", "CertificateRequired", "BrokenPipe", "broken pipe")
-    after_setup = "after connection" in text and "transport error" in text
+    after_setup = "call error after connection" in text
     if tls and (after_setup or any(marker in text for marker in dropped)):
         return (
             "; TLS: the server closed the connection during setup; if it requires a client "
