@@ -19,7 +19,12 @@ def redis_tls_hint(exc: BaseException, url: str) -> str:
             "; TLS: the server's certificate is not signed by a CA we trust: check "
             "REDIS_TLS_CA_CERT_PATH"
         )
-    if url.startswith("rediss://") and isinstance(exc, ConnectionSetupError):
+    refused_in_handshake = "connecting to" in text and any(
+        marker in text for marker in ("ALERT", "CERTIFICATE_REQUIRED")
+    )
+    if url.startswith("rediss://") and (
+        isinstance(exc, ConnectionSetupError) or refused_in_handshake
+    ):
         return (
             "; TLS: the server dropped the connection during setup; if it requires a client "
             "certificate, check REDIS_TLS_CERT_PATH and REDIS_TLS_KEY_PATH"

@@ -57,3 +57,11 @@ def test_redis_hints() -> None:
         "Error connecting to h:6380: the connection was dropped while being set up"
     )
     assert "REDIS_TLS_CERT_PATH" in redis_tls_hint(dropped, "rediss://h:6380")
+
+
+def test_redis_client_certificate_refused_during_the_handshake() -> None:
+    alert = ConnectionError(
+        "Error 1 connecting to h:6380. [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required"
+    )
+    assert "REDIS_TLS_CERT_PATH" in redis_tls_hint(alert, "rediss://h:6380")
+    assert redis_tls_hint(alert, "redis://h:6380") == ""
