@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -47,7 +48,7 @@ async def latencies(
             seen[mode].append((time.perf_counter() - started) * 1000)
         if down is not None:
             started = time.perf_counter()
-            await down.enqueue("bench-shadow", {"i": i}, job_id=f"down-{tag}-{i}")
+            await down.enqueue("bench-shadow-down", {"i": i}, job_id=f"down-{tag}-{i}")
             seen["shadow, temporal down"].append((time.perf_counter() - started) * 1000)
     return seen
 
@@ -110,6 +111,15 @@ async def temporal_path_cost(
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+def shadow_counts(queue: str) -> dict[str, int]:
+    """``queue_router_shadow_total`` of ``queue`` by result, from the metrics registry."""
+    return {
+        result: int(REGISTRY.get_sample_value(
+            "queue_router_shadow_total", {"queue": queue, "result": result}) or 0)
+        for result in ("started", "ok", "failed", "dropped")
+    }  # fmt: skip
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -121,6 +131,7 @@ async def main(jobs: int, concurrency: int) -> None:
         queues: dict[str, Any] = {
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }
+        queues["bench-shadow-down"] = {"mode": "shadow", "workflow_type": "bench"}
         settings = Settings.from_env(
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
@@ -132,9 +143,10 @@ async def main(jobs: int, concurrency: int) -> None:
         async with QueueRouter(settings) as router, QueueRouter(dead) as down:
             await latencies(router, 20, down)  # warm up connections
             seen = await latencies(router, jobs, down)
-            down_stats = {k: v for k, v in down.stats.items() if k.startswith("shadow_")}
+
             rates = {mode: await throughput(router, mode, jobs, concurrency) for mode in MODES}
-        shadow_stats = {k: v for k, v in router.stats.items() if k.startswith("shadow_")}
+        shadow_stats = shadow_counts("bench-shadow")
+        down_stats = shadow_counts("bench-shadow-down")
         print(f"\nenqueue benchmark: {jobs} jobs per mode, concurrency {concurrency}\n")
         print(f"{'mode':<24}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
         p50 = {mode: statistics.median(values) for mode, values in seen.items()}

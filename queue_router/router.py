@@ -14,10 +14,10 @@ a ``Placement``, ``BackendUnavailable`` (definitely not written) or
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -33,6 +33,15 @@ from queue_router.errors import (
     QueueRouterError,
 )
 from queue_router.guard import Admission, RollbackGuard
+from queue_router.logsummary import LogSummary
+from queue_router.metrics import (
+    ENQUEUE_SECONDS,
+    ENQUEUES,
+    FALLBACKS,
+    GUARD_OPEN,
+    ROUTE_PERCENTAGE,
+    EnqueueOutcome,
+)
 from queue_router.payload import encode_payload, validate_job_id, validate_job_name
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import JobOptions, Placement, Receipt
@@ -78,13 +87,12 @@ class QueueRouter(AsyncLifecycle):
         self._backends = dict(backends)
         self._memory = memory or PlacementMemory()
         self._queues: dict[str, QueueConfig] = {}
-        self.stats: Counter[str] = Counter()
         routing = self.settings.routing
         self._shadow = ShadowRunner(
             max_in_flight=routing.shadow_max_in_flight,
             timeout_s=self.settings.temporal.temporal_rpc_timeout_ms / 1000 * 2,
-            stats=self.stats,
         )
+        self._log = LogSummary(log)
         self._guard = RollbackGuard(
             failures=routing.guard_failures, cooldown_s=routing.guard_cooldown_ms / 1000
         )
@@ -120,6 +128,8 @@ class QueueRouter(AsyncLifecycle):
         config = self._queues.get(name)
         if config is None:
             config = self._queues[name] = self.settings.queue(name)
+            ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
+            GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
             for needed in {config.legacy, "temporal"}:
                 if needed not in self._backends:
                     raise ConfigError(
@@ -127,6 +137,11 @@ class QueueRouter(AsyncLifecycle):
                         f"only {', '.join(sorted(self._backends)) or 'none'}"
                     )
         return config
+
+    def _publish_guard(self) -> None:
+        """``queue_router_guard_open`` of every queue follows this router's guard."""
+        for name in self._queues:
+            GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
 
     def route(self, queue: str, key: str) -> Route:
         """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere."""
@@ -184,21 +199,35 @@ class QueueRouter(AsyncLifecycle):
         if route.shadow is not None:
             backend = self._backends[route.shadow]
             shadow_request = replace(request, shadow=True)
-            started = self._shadow.submit(job_id, lambda: backend.enqueue(shadow_request))
+            start = functools.partial(backend.enqueue, shadow_request)
+            started = self._shadow.submit(queue, job_id, start)
             receipt = replace(receipt, shadow_started=started)
-        self.stats[f"enqueued_{receipt.backends[0]}"] += 1
         return receipt
 
-    async def _call(self, backend_name: str, request: EnqueueRequest) -> Placement:
-        """One backend call; anything outside the contract counts as outcome unknown."""
+    async def _call(
+        self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False
+    ) -> Placement:
+        """One backend call, timed and counted; anything outside the contract is unknown."""
+        outcome: EnqueueOutcome = "unknown"
+        started = time.perf_counter()
         try:
-            return await self._backends[backend_name].enqueue(request)
+            placement = await self._backends[backend_name].enqueue(request)
+            outcome = "existing" if placement.existing else "fell_back" if fell_back else "placed"
+            return placement
+        except NotEnqueuedError:
+            outcome = "failed"
+            raise
         except QueueRouterError:
             raise
         except Exception as exc:
             raise EnqueueOutcomeUnknown(
                 backend_name, request.job_id, f"unexpected {type(exc).__name__}: {exc}", cause=exc
             ) from exc
+        finally:
+            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(
+                time.perf_counter() - started
+            )
+            ENQUEUES.labels(request.queue, backend_name, mode, outcome).inc()
 
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
         may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
@@ -208,31 +237,35 @@ class QueueRouter(AsyncLifecycle):
                 f"rollback guard open after {self._guard.failures} Temporal failures in a row; "
                 f"Temporal is tried again in {self._guard.retry_in_s():.0f}s"
             )
-            return await self._fall_back(route, request, config, reason)
+            return await self._fall_back(route, request, config, reason, "guard_open")
         try:
-            placement = await self._call(route.primary, request)
+            placement = await self._call(route.primary, request, route.mode.value)
         except (BackendUnavailable, CredentialsRejected) as exc:  # definitely not written
             if route.to_temporal and self._guard.record_failure():
-                self.stats["guard_opened"] += 1
                 log.error("rollback guard opened: %s", exc)
+                self._publish_guard()
             if not may_fall_back:
                 raise
-            return await self._fall_back(route, request, config, str(exc))
+            return await self._fall_back(route, request, config, str(exc), "unavailable")
         except EnqueueOutcomeUnknown:
             if route.to_temporal:
                 await self._memory.doubt(request.queue, request.job_id)
             raise
         else:
             if route.to_temporal:
+                was_open = self._guard.is_open
                 self._guard.record_success()
+                if was_open:
+                    self._publish_guard()
                 await self._memory.held(request.queue, request.job_id, placement)
         finally:
             if admission is Admission.PROBE:
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
+                self._publish_guard()
         return _receipt(route, request, (placement,))
 
     async def _fall_back(
-        self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str
+        self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str, why: str
     ) -> Receipt:
         """Temporal definitely did not take the job now: the legacy queue gets it instead.
 
@@ -259,12 +292,12 @@ class QueueRouter(AsyncLifecycle):
                 backend="temporal", job_id=wf_id, run_id=recalled.run_id, existing=True,
                 detail={"remembered": True, "temporal_now": reason},
             )  # fmt: skip
+            ENQUEUES.labels(request.queue, "temporal", route.mode.value, "existing").inc()
             return _receipt(route, request, (held,))
-        self.stats["fallbacks"] += 1
-        log.warning(
-            "job %s on %s fell back to %s: %s", request.job_id, route.queue, config.legacy, reason
-        )
-        placement = await self._call(config.legacy, request)
+        FALLBACKS.labels(request.queue, why).inc()
+        self._log.warning(f"fallback:{why}", "job %s on %s fell back to %s: %s",
+                          request.job_id, route.queue, config.legacy, reason)  # fmt: skip
+        placement = await self._call(config.legacy, request, route.mode.value, fell_back=True)
         failed = Placement(backend="temporal", job_id=request.job_id, error=reason)
         return _receipt(
             route, request, (placement,), failures=(failed,), fell_back=True, reason=reason
@@ -274,7 +307,8 @@ class QueueRouter(AsyncLifecycle):
         assert route.secondary is not None
         names = (route.primary, route.secondary)
         outcomes = await asyncio.gather(
-            *(self._call(name, request) for name in names), return_exceptions=True
+            *(self._call(name, request, route.mode.value) for name in names),
+            return_exceptions=True,
         )
         held: list[Placement] = []
         failed: list[Placement] = []
@@ -293,7 +327,6 @@ class QueueRouter(AsyncLifecycle):
                 await self._memory.doubt(request.queue, request.job_id)
             error = f"{kind}: {outcome}"
             failed.append(Placement(backend=name, job_id=request.job_id, error=error))
-            self.stats[f"dual_{name}_{kind}"] += 1
             log.error("dual-write of job %s: %s side %s: %s", request.job_id, name, kind, outcome)
         if held:
             return _receipt(route, request, tuple(held), failures=tuple(failed))

@@ -15,6 +15,7 @@ from datetime import timedelta
 import redis
 from rq import Worker as RQWorker
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -22,6 +23,7 @@ from activities.temporal import ProcessorActivities
 from queue_router.config import Settings
 from queue_router.diagnose import temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
+from queue_router.metrics_server import MetricsServer, loopback_port, sdk_runtime
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, import_processor_modules
 from queue_router.redact import redact_url
@@ -34,13 +36,13 @@ __all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-async def connect_worker_client(settings: Settings) -> Client:
+async def connect_worker_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A connected client whose namespace exists, or ``StartupError`` saying why not."""
     target, namespace = settings.temporal.temporal_cluster_url, settings.temporal.temporal_namespace
     tls = tls_config(settings)
     try:
         client = await Client.connect(
-            target, namespace=namespace, tls=tls, api_key=api_key(settings)
+            target, namespace=namespace, tls=tls, api_key=api_key(settings), runtime=runtime
         )
     except RuntimeError as exc:
         hint = temporal_tls_hint(exc, tls=bool(tls))
@@ -62,6 +64,7 @@ async def run_worker(
     registry: Registry = default_registry,
     client: Client | None = None,
     on_ready: Callable[[], None] | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """Run workers on the task queues until ``stop`` is set, then shut down gracefully.
 
@@ -70,6 +73,12 @@ async def run_worker(
     """
     if registry is default_registry:
         import_processor_modules(settings.worker.processor_modules)
+    metrics: MetricsServer | None = None
+    if metrics_port is not None:  # ours and the SDK's on one port
+        sdk_port = loopback_port()
+        client = client or await connect_worker_client(settings, runtime=sdk_runtime(sdk_port))
+        metrics = MetricsServer(metrics_port, sdk_port=sdk_port)
+        log.info("metrics on :%d/metrics", metrics.port)
     client = client or await connect_worker_client(settings)
     claims = EffectClaims.from_url(
         settings.redis.redis_url,
@@ -110,6 +119,8 @@ async def run_worker(
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*running, return_exceptions=True)
         await claims.aclose()
+        if metrics is not None:
+            metrics.close()
     log.info("worker stopped")
 
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
+from queue_router.metrics_server import MetricsServer
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
@@ -148,7 +149,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             finally:
                 progress.close()
 
-    report = asyncio.run(run())
+    metrics = MetricsServer(args.metrics_port) if args.metrics_port else None
+    try:
+        report = asyncio.run(run())
+    finally:
+        if metrics is not None:
+            metrics.close()
     _print_summary(report, args.json, "valid" if plan.dry_run else "moved")
     return 0 if report.ok else 1
 
@@ -193,6 +199,9 @@ def register(sub: Any) -> None:
                          help=f"comma list of {', '.join(_STATES)} (default waiting)")  # fmt: skip
     migrate.add_argument("--batch-delay", type=int, default=0, metavar="MS")
     migrate.add_argument("--concurrency", type=int, default=10)
+    migrate.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve /metrics while running"
+    )
     migrate.set_defaults(func=cmd_migrate)
     back = sub.add_parser(
         "rollback", help="stop migrated workflows and put their jobs back",

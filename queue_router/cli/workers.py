@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from queue_router.config import Settings
+from queue_router.metrics_server import MetricsServer
 
 __all__ = ["register"]
 
@@ -23,7 +24,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop=stop, queues=args.task_queue or None)
+        await run_worker(
+            settings, stop=stop, queues=args.task_queue or None, metrics_port=args.metrics_port
+        )
 
     asyncio.run(serve())
     return 0
@@ -32,7 +35,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_rq_worker(args: argparse.Namespace) -> int:
     from queue_router.worker import run_rq_worker
 
-    run_rq_worker(Settings.from_env(), args.queue, burst=args.burst)
+    metrics = MetricsServer(args.metrics_port) if args.metrics_port else None
+    try:
+        run_rq_worker(Settings.from_env(), args.queue, burst=args.burst)
+    finally:
+        if metrics is not None:
+            metrics.close()
     return 0
 
 
@@ -50,6 +58,8 @@ def register(sub: Any) -> None:
         help="repeatable; default: TEMPORAL_TASK_QUEUE and the per-queue ones",
     )  # fmt: skip
     worker.add_argument("--build-id", help="overrides TEMPORAL_WORKER_BUILD_ID")
+    worker.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve /metrics: queue-router's and the Temporal SDK's")  # fmt: skip
     worker.set_defaults(func=cmd_worker)
     rq_worker = sub.add_parser(
         "rq-worker", help="run an RQ worker on the legacy queues",
@@ -58,4 +68,5 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     rq_worker.add_argument("--queue", action="append", required=True, metavar="NAME")
     rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    rq_worker.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics")
     rq_worker.set_defaults(func=cmd_rq_worker)

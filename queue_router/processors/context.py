@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from queue_router.config import Settings
 from queue_router.errors import JobError
+from queue_router.metrics import EFFECTS
 from queue_router.processors.effects import EffectClaims, effect_key
 from workflows.envelope import EffectRecord, JobEnvelope
 
@@ -82,6 +83,7 @@ class JobContext:
         """
         if self.shadow:
             self.effects.append(EffectRecord(name, f"would {description}", "suppressed"))
+            EFFECTS.labels(self.queue, "suppressed").inc()
             return None
         if self.claims is None:
             raise JobError(f"queue {self.queue!r}: effect {name!r} needs a claim store")
@@ -89,4 +91,5 @@ class JobContext:
         performed, result = await self.claims.run_once(key, action)
         outcome: Literal["performed", "replayed"] = "performed" if performed else "replayed"
         self.effects.append(EffectRecord(name, description, outcome, result))
+        EFFECTS.labels(self.queue, outcome).inc()
         return result

@@ -9,11 +9,13 @@ Bull does not rewrite its processors.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from queue_router.config import Settings
-from queue_router.errors import ConfigError, ProcessorNotRegistered
+from queue_router.errors import ConfigError, PermanentJobError, ProcessorNotRegistered
+from queue_router.metrics import JOB_SECONDS, JOBS
 from queue_router.processors.context import JobContext, Runtime
 from queue_router.processors.effects import EffectClaims
 from workflows.envelope import JobEnvelope, JobResult
@@ -80,12 +82,29 @@ async def run_processor(
     settings: Settings,
     claims: EffectClaims | None,
 ) -> JobResult:
-    """Run the queue's processor on one job; the single code path of every runtime."""
+    """Run the queue's processor on one job; the single code path of every runtime.
+
+    Counted in ``queue_router_job_total``: ``completed``; ``retried`` for a failure that
+    the job's ``attempts`` will retry; ``failed`` for the last attempt or a permanent error.
+    """
     func = registry.get(envelope.queue)
     job = JobContext.from_envelope(
         envelope, attempt=attempt, runtime=runtime, settings=settings, claims=claims
     )
-    result = await func(job)
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        result = await func(job)
+        outcome = "completed"
+    except PermanentJobError:
+        raise
+    except Exception:
+        if attempt < int(envelope.options.get("attempts") or 1):
+            outcome = "retried"
+        raise
+    finally:
+        JOB_SECONDS.labels(envelope.queue, runtime).observe(time.perf_counter() - started)
+        JOBS.labels(envelope.queue, runtime, outcome).inc()
     return JobResult(
         queue=envelope.queue,
         job_id=envelope.job_id,

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from queue_router import QueueRouter, StartupError
 from queue_router.testing.devservers import free_port
+from tests.counts import Counts
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,7 @@ async def test_same_id_sequential_and_50_concurrent_is_one_job(
 async def test_dual_with_the_secondary_down_reports_exactly_the_missing_jobs(
     make_router: Router, redis_db: redis.Redis
 ) -> None:
+    counts = Counts()
     router: QueueRouter = await make_router(
         temporal_dual_write=True, temporal_cluster_url=f"127.0.0.1:{free_port()}"
     )
@@ -65,7 +67,8 @@ async def test_dual_with_the_secondary_down_reports_exactly_the_missing_jobs(
     missing_from_temporal = {r.job_id for r in receipts if r.placement("temporal") is None}
     assert reported == missing_from_temporal == {f"d-{i}" for i in range(100)}
     assert all(redis_db.exists(f"bull:webhook-deliver:d-{i}") for i in range(100))
-    assert router.stats["dual_temporal_failed"] == 100
+    failed = {"backend": "temporal", "mode": "dual", "outcome": "failed"}
+    assert counts("queue_router_enqueue_total", queue="webhook-deliver", **failed) == 100
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from queue_router import JobOptions, Mode, QueueRouter, SyncQueueRouter
+from tests.counts import Counts
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -149,6 +150,7 @@ async def test_dual_mode_writes_both(
 async def test_shadow_mode_runs_a_marked_copy(
     make_router: Router, redis_db: redis.Redis, temporal_client: Client
 ) -> None:
+    counts = Counts()
     router: QueueRouter = await make_router(temporal_shadow_mode=True)
     receipt = await router.enqueue("email-send", {"to": "a"}, job_id="sh-1")
     assert receipt.backends == ("bull",) and receipt.shadow_started
@@ -159,7 +161,7 @@ async def test_shadow_mode_runs_a_marked_copy(
     described = await temporal_client.get_workflow_handle(shadow_id).describe()
     assert (await described.memo())["shadow"] is True
     assert not await exists_in_temporal(temporal_client, workflow_id("email-send", "sh-1"))
-    assert router.stats["shadow_ok"] == 1
+    assert counts("queue_router_shadow_total", queue="email-send", result="ok") == 1
 
 
 def test_sync_facade_on_real_servers(

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 import queue_router
 from queue_router import (
@@ -24,6 +25,7 @@ from queue_router import (
     UnknownQueueError,
 )
 from queue_router.testing.memory import MemoryBackend
+from tests.counts import Counts
 
 
 def router_with(
@@ -31,6 +33,10 @@ def router_with(
 ) -> tuple[QueueRouter, dict[str, MemoryBackend]]:
     backends = {n: MemoryBackend(n, latency_s=latency_s) for n in ("bull", "rq", "temporal")}
     return QueueRouter(Settings.from_env(**fields), backends=backends), backends  # type: ignore[arg-type]
+
+
+def guard_open(queue: str) -> float | None:
+    return REGISTRY.get_sample_value("queue_router_guard_open", {"queue": queue})
 
 
 def queues(**modes: object) -> dict[str, object]:
@@ -59,13 +65,21 @@ async def test_key_defaults_to_job_id() -> None:
 
 
 async def test_fallback_when_temporal_definitely_failed() -> None:
+    counts = Counts()
     router, b = router_with(use_temporal_workflows=True)
     b["temporal"].fail_with = "unavailable"
     receipt = await router.enqueue("webhook-deliver", {"url": "x"}, job_id="w-1")
     assert receipt.fell_back and receipt.backends == ("bull",)
     assert "configured to fail" in (receipt.fallback_reason or "")
     assert receipt.failures[0].backend == "temporal"
-    assert router.stats["fallbacks"] == 1
+    assert counts("queue_router_fallback_total", queue="webhook-deliver", reason="unavailable") == 1
+    enqueued = {"queue": "webhook-deliver", "mode": "percentage"}
+    assert (
+        counts("queue_router_enqueue_total", backend="temporal", outcome="failed", **enqueued) == 1
+    )
+    assert (
+        counts("queue_router_enqueue_total", backend="bull", outcome="fell_back", **enqueued) == 1
+    )
 
 
 async def test_no_fallback_when_disabled() -> None:
@@ -118,6 +132,7 @@ async def test_dual_with_both_down_raises() -> None:
 
 
 async def test_shadow_never_slows_or_fails_the_caller() -> None:
+    counts = Counts()
     router, b = router_with(**queues(email_send={"mode": "shadow"}))
     b["temporal"].latency_s = 1.0
     b["temporal"].fail_with = "unknown"
@@ -126,17 +141,20 @@ async def test_shadow_never_slows_or_fails_the_caller() -> None:
     assert time.perf_counter() - started < 0.1
     assert receipt.backends == ("bull",) and receipt.shadow_started
     await router.aclose(shadow_grace_s=2)
-    assert router.stats["shadow_failed"] == 1
+    assert counts("queue_router_shadow_total", queue="email-send", result="failed") == 1
 
 
 async def test_shadow_copy_is_marked_and_bounded() -> None:
+    counts = Counts()
     router, b = router_with(shadow_max_in_flight=3, **queues(email_send={"mode": "shadow"}))
     b["temporal"].latency_s = 0.05
     receipts = [await router.enqueue("email-send", {}, job_id=f"m-{i}") for i in range(5)]
     assert [r.shadow_started for r in receipts] == [True, True, True, False, False]
     await router.aclose()
     assert all(job.request.shadow for job in b["temporal"].jobs.values())
-    assert router.stats["shadow_dropped"] == 2 and router.stats["shadow_ok"] == 3
+    shadows = {r: counts("queue_router_shadow_total", queue="email-send", result=r)
+               for r in ("started", "ok", "dropped", "failed")}  # fmt: skip
+    assert shadows == {"started": 3, "ok": 3, "dropped": 2, "failed": 0}
 
 
 async def test_options_take_queue_defaults() -> None:
@@ -244,11 +262,12 @@ def test_public_api_is_pinned() -> None:
 
 
 async def test_rollback_guard_skips_temporal_while_it_keeps_failing() -> None:
+    counts = Counts()
     router, b = router_with(use_temporal_workflows=True, guard_failures=3, guard_cooldown_ms=200)
     b["temporal"].fail_with = "unavailable"
     for i in range(3):
         assert (await router.enqueue("email-send", {}, job_id=f"a-{i}")).fell_back
-    assert b["temporal"].calls == 3 and router.stats["guard_opened"] == 1
+    assert b["temporal"].calls == 3 and guard_open("email-send") == 1
     skipped = await router.enqueue("email-send", {}, job_id="a-3")
     assert skipped.fell_back and "rollback guard open" in (skipped.fallback_reason or "")
     assert b["temporal"].calls == 3, "an open guard must not wait on Temporal"
@@ -257,6 +276,8 @@ async def test_rollback_guard_skips_temporal_while_it_keeps_failing() -> None:
     probe = await router.enqueue("email-send", {}, job_id="a-4")
     assert probe.backends == ("temporal",) and not probe.fell_back
     assert (await router.enqueue("email-send", {}, job_id="a-5")).backends == ("temporal",)
+    assert guard_open("email-send") == 0
+    assert counts("queue_router_fallback_total", queue="email-send", reason="guard_open") == 1
 
 
 async def test_failed_probe_reopens_the_guard() -> None:
@@ -266,7 +287,7 @@ async def test_failed_probe_reopens_the_guard() -> None:
     await asyncio.sleep(0.15)
     await router.enqueue("email-send", {}, job_id="b-1")  # the probe, failing
     await router.enqueue("email-send", {}, job_id="b-2")  # guard open again: skipped
-    assert b["temporal"].calls == 2 and router.stats["guard_opened"] == 2
+    assert b["temporal"].calls == 2 and guard_open("email-send") == 1
 
 
 async def test_retry_of_an_unknown_outcome_never_falls_back() -> None:

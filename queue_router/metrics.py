@@ -1,0 +1,76 @@
+"""Prometheus metrics, in prometheus-client's default registry: one source of truth.
+
+An application that already serves ``/metrics`` exposes these with no extra code; the
+worker and the long-running commands serve them with ``--metrics-port``. No label
+carries a job id or a routing key (unbounded cardinality): only queue, backend, mode,
+and small fixed sets of outcomes, reasons and results.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "EFFECTS",
+    "ENQUEUES",
+    "ENQUEUE_SECONDS",
+    "FALLBACKS",
+    "GUARD_OPEN",
+    "JOBS",
+    "JOB_SECONDS",
+    "ROUTE_PERCENTAGE",
+    "SHADOWS",
+    "EnqueueOutcome",
+]
+
+EnqueueOutcome = Literal["placed", "existing", "fell_back", "failed", "unknown"]
+
+ENQUEUES = Counter(
+    "queue_router_enqueue",
+    "Backend writes of enqueue(), by outcome: placed, existing, fell_back, failed, unknown.",
+    ["queue", "backend", "mode", "outcome"],
+)
+ENQUEUE_SECONDS = Histogram(
+    "queue_router_enqueue_seconds",
+    "Duration of one backend call of enqueue().",
+    ["queue", "backend"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+FALLBACKS = Counter(
+    "queue_router_fallback",
+    "Jobs routed to Temporal that went to the legacy queue, by reason: unavailable, guard_open.",
+    ["queue", "reason"],
+)
+SHADOWS = Counter(
+    "queue_router_shadow",
+    "Shadow copies, by result: started, ok, failed, dropped.",
+    ["queue", "result"],
+)
+ROUTE_PERCENTAGE = Gauge(
+    "queue_router_route_percentage",
+    "The effective share of the queue's keys whose primary is Temporal, 0..100.",
+    ["queue"],
+)
+GUARD_OPEN = Gauge(
+    "queue_router_guard_open",
+    "1 while the rollback guard sends the queue's Temporal share to legacy.",
+    ["queue"],
+)
+JOBS = Counter(
+    "queue_router_job",
+    "Processor runs, by runtime (temporal, rq) and outcome: completed, failed, retried.",
+    ["queue", "runtime", "outcome"],
+)
+JOB_SECONDS = Histogram(
+    "queue_router_job_seconds",
+    "Duration of one processor run.",
+    ["queue", "runtime"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
+EFFECTS = Counter(
+    "queue_router_effect",
+    "Side effects, by outcome: performed, replayed, suppressed (shadow).",
+    ["queue", "outcome"],
+)
