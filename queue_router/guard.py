@@ -73,6 +73,19 @@ class RollbackGuard:
             return True
         return False
 
+    def hold_open_until(self, deadline: float) -> None:
+        """Another instance opened the shared guard: stay open until ``deadline`` (clock time)."""
+        if self.failures > 0:
+            opened_at = deadline - self.cooldown_s
+            if self._opened_at is None or opened_at > self._opened_at:
+                self._opened_at = opened_at
+
+    def release(self) -> None:
+        """Another instance's probe succeeded and closed the shared guard."""
+        self._in_a_row = 0
+        self._opened_at = None
+        self._probing = False
+
     def settle_probe(self) -> None:
         """The probe ended without a success or a definite failure: re-open for a cooldown.
 

@@ -18,12 +18,15 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from queue_router.config import QueueConfig, Settings
 from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
+from queue_router.control import LiveState, RuntimeControl, who
 from queue_router.errors import (
     BackendUnavailable,
     ConfigError,
@@ -69,6 +72,9 @@ class QueueRouter(AsyncLifecycle):
         memory: what Temporal holds or may hold, consulted before any fallback; shared
             through Redis when the backends are built from the settings, in-process
             otherwise (see ``placements``).
+        control: the runtime control shared by every instance (``queue-router set``,
+            the shared rollback guard); through Redis when the backends are built from
+            the settings, none otherwise (see ``control``).
     """
 
     def __init__(
@@ -77,16 +83,28 @@ class QueueRouter(AsyncLifecycle):
         *,
         backends: Mapping[str, Backend] | None = None,
         memory: PlacementMemory | None = None,
+        control: RuntimeControl | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         if backends is None:
-            from queue_router.wiring import backends_from_settings, memory_from_settings
+            from queue_router.wiring import (
+                backends_from_settings,
+                control_client,
+                memory_from_settings,
+            )
 
             backends = backends_from_settings(self.settings)
             memory = memory or memory_from_settings(self.settings)
+            control = control or RuntimeControl(control_client(self.settings))
         self._backends = dict(backends)
         self._memory = memory or PlacementMemory()
+        self._control = control
+        if control is not None:
+            control.on_change = self._apply_live
+        self._base: dict[str, QueueConfig] = {}
         self._queues: dict[str, QueueConfig] = {}
+        self._guard_shared = False
+        self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
         self._shadow = ShadowRunner(
             max_in_flight=routing.shadow_max_in_flight,
@@ -113,21 +131,28 @@ class QueueRouter(AsyncLifecycle):
             await self._memory.startup()
             for backend in self._backends.values():
                 await backend.startup()
+            if self._control is not None:
+                await self._control.start()
         except BaseException:
             await self.aclose(shadow_grace_s=0)
             raise
 
     async def aclose(self, *, shadow_grace_s: float = 5.0) -> None:
         """Give in-flight shadow starts a moment, then close every backend."""
+        if self._control is not None:
+            await self._control.stop()
         await self._shadow.drain(shadow_grace_s)
+        await asyncio.gather(*self._chores, return_exceptions=True)
         for backend in self._backends.values():
             await backend.aclose()
         await self._memory.aclose()
+        if self._control is not None:
+            await self._control.aclose()
 
     def _queue(self, name: str) -> QueueConfig:
         config = self._queues.get(name)
         if config is None:
-            config = self._queues[name] = self.settings.queue(name)
+            config = self._queues[name] = self._base[name] = self.settings.queue(name)
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
             GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
             for needed in {config.legacy, "temporal"}:
@@ -142,6 +167,41 @@ class QueueRouter(AsyncLifecycle):
         """``queue_router_guard_open`` of every queue follows this router's guard."""
         for name in self._queues:
             GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
+
+    def _apply_live(self, state: LiveState) -> None:
+        """Swap in the live mode/percentage of every queue; no I/O, so ``route()`` stays pure."""
+        for name, base in self._base.items():
+            live = state.queues.get(name)
+            config = base if live is None else base.with_live(live.mode, live.percentage)
+            if config.legacy not in self._backends:
+                self._log.warning(f"live:{name}", "live setting of %s ignored: no %r backend "
+                                  "here", name, config.legacy)  # fmt: skip
+                config = base
+            self._queues[name] = config
+            ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
+        remaining = (state.guard_open_until or 0) - time.time()
+        if remaining > 0:
+            self._guard_shared = True
+            self._guard.hold_open_until(time.monotonic() + remaining)
+        elif self._guard_shared:  # another instance's probe closed it, or it ran out
+            self._guard_shared = False
+            if state.guard_open_until is None:
+                self._guard.release()
+        self._publish_guard()
+
+    def _share_guard(self, *, opened: bool, reason: str) -> None:
+        """Tell every instance (in the background: the caller never waits on it)."""
+        if self._control is None:
+            return
+        control, by = self._control, f"router {who()}"
+        if opened:
+            until = time.time() + self._guard.retry_in_s()
+            chore = control.open_guard(until=until, reason=reason, by=by)
+        else:
+            chore = control.close_guard(reason="a probe of Temporal succeeded", by=by)
+        task = asyncio.get_running_loop().create_task(_quietly(chore))
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     def route(self, queue: str, key: str) -> Route:
         """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere."""
@@ -244,6 +304,7 @@ class QueueRouter(AsyncLifecycle):
             if route.to_temporal and self._guard.record_failure():
                 log.error("rollback guard opened: %s", exc)
                 self._publish_guard()
+                self._share_guard(opened=True, reason=str(exc))
             if not may_fall_back:
                 raise
             return await self._fall_back(route, request, config, str(exc), "unavailable")
@@ -257,6 +318,7 @@ class QueueRouter(AsyncLifecycle):
                 self._guard.record_success()
                 if was_open:
                     self._publish_guard()
+                    self._share_guard(opened=False, reason="")
                 await self._memory.held(request.queue, request.job_id, placement)
         finally:
             if admission is Admission.PROBE:
@@ -359,3 +421,11 @@ def _receipt(
         fell_back=fell_back,
         fallback_reason=reason,
     )
+
+
+async def _quietly(chore: Awaitable[None]) -> None:
+    """Shared-state writes in the background: a Redis failure is logged, never raised."""
+    try:
+        await chore
+    except (RedisError, OSError) as exc:
+        log.warning("could not share the rollback guard's state: %s", exc)

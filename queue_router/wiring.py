@@ -10,10 +10,12 @@ from backends.temporal import TemporalBackend
 from queue_router.config import Settings
 from queue_router.contract import Backend
 from queue_router.placements import RedisPlacementMemory
+from queue_router.redis_client import AsyncRedis, async_client
 
 __all__ = [
     "api_key",
     "backends_from_settings",
+    "control_client",
     "memory_from_settings",
     "temporal_backend",
     "tls_config",
@@ -40,6 +42,15 @@ def api_key(settings: Settings) -> str | None:
     """The Temporal API key's value, for the one call that needs it (the client connect)."""
     secret = settings.temporal.temporal_api_key
     return secret.get_secret_value() if secret is not None else None
+
+
+def control_client(settings: Settings) -> AsyncRedis:
+    """The Redis client of the runtime control (strings in, strings out)."""
+    redis = settings.redis
+    return async_client(
+        redis.redis_url, redis.redis_timeout_ms / 1000, max_connections=4, retries=1,
+        tls=redis.tls(), decode_responses=True, cluster_nodes=redis.cluster_nodes(),
+    )  # fmt: skip
 
 
 def memory_from_settings(settings: Settings) -> RedisPlacementMemory:

@@ -3,6 +3,7 @@
 Commands:
     config   the resolved mode, percentage and workflow of every queue (from env vars)
     route    where a routing key goes on a queue now, with its bucket
+    set / status / audit   steer a rollout live (every router instance within 2 s)
     demo     enqueue jobs on real Redis + Temporal and print where they went
     worker     run the Temporal worker: the job workflow, pattern workflows, processors
     rq-worker  run an RQ worker for the legacy path, with the same processors
@@ -21,10 +22,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from queue_router.cli import migration, ops, routing, workers
+from queue_router.cli import control, migration, ops, routing, workers
 from queue_router.errors import QueueRouterError
 
-COMMANDS = (routing, workers, migration, ops)
+COMMANDS = (routing, control, workers, migration, ops)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
 
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +84,13 @@ class QueueConfig:
     rq_function: str
     job_name: str
     defaults: JobOptions
+
+    def with_live(self, mode: str | None, percentage: float | None) -> QueueConfig:
+        """This queue with a live mode and/or percentage applied over its env values."""
+        new_mode = Mode(mode) if mode is not None else self.mode
+        legacy = new_mode.value if new_mode in (Mode.BULL, Mode.RQ) else self.legacy
+        pct = percentage if percentage is not None else self.percentage
+        return replace(self, mode=new_mode, percentage=pct, legacy=legacy)
 
     def route(self, key: str) -> Route:
         """Where ``key`` goes on this queue now: a pure function, no I/O."""
