@@ -44,6 +44,13 @@ def temporal_server() -> Iterator[TemporalServer]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for tests that kill it."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
 def own_temporal() -> Iterator[TemporalServer]:
     """A Temporal dev server of the test's own, for tests that kill it."""
     with TemporalServer() as server:

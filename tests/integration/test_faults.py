@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -141,12 +141,6 @@ async def test_a_slow_redis_write_is_settled_by_running_it_again(
         assert redis_db.lrange("bull:email-send:wait", 0, -1).count("slow-1") == 1
     finally:
         await proxy.close()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 async def run_stream(

@@ -1,0 +1,148 @@
+"""Runtime control: `queue-router set` steers every instance, in separate processes, live.
+
+Where jobs land is what is checked (Bull keys in Redis, workflows in Temporal), not only
+``route()``. Redis is killed for a while in the middle: both apps keep routing on the
+last state they knew and catch up when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from temporalio.client import Client
+
+from queue_router import QueueRouter
+from queue_router.testing.devservers import RedisServer, free_port
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+QUEUE = "email-send"
+
+
+def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
+    }
+    return subprocess.run([str(Path(sys.executable).parent / "queue-router"), *args],
+                          env={**clean, **env}, cwd=REPO, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+def app(env: dict[str, str], seconds: float, tag: str) -> subprocess.Popen[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.route_loop", QUEUE, str(seconds), tag],
+        env={**clean, "PYTHONPATH": str(REPO), **env}, cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redis_down(
+    own_redis: RedisServer, temporal_server: Any, temporal_client: Client, task_queue: str,
+) -> None:  # fmt: skip
+    env = {"REDIS_URL": own_redis.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
+           "TEMPORAL_TASK_QUEUE": task_queue, "TEMPORAL_TRAFFIC_PERCENTAGE": "0"}  # fmt: skip
+    tags = [f"p{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
+    apps = [app(env, 13, tag) for tag in tags]
+    marks: dict[str, float] = {}
+
+    async def step(name: str, action: Callable[[], Any], after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        marks[name] = time.time()
+        await asyncio.to_thread(action)
+
+    def set_(*args: str) -> None:
+        out = cli(["set", QUEUE, *args], env)
+        assert out.returncode == 0, out.stderr
+
+    await step("live 100", lambda: set_("--percentage", "100", "--reason", "ramp"), 2.5)
+    await step("redis down", own_redis.kill, 3.0)
+    await step("redis back", own_redis.start, 2.5)
+    await step("cleared", lambda: set_("--clear", "--reason", "roll back"), 1.0)
+    lines = [
+        json.loads(line)
+        for p in apps
+        for line in (await asyncio.to_thread(p.communicate))[0].splitlines()
+    ]
+    assert all(p.returncode == 0 for p in apps)
+
+    def landed(since: float, until: float) -> set[str]:
+        return {job["backend"] for job in lines if since <= job["at"] < until}
+
+    assert landed(0, marks["live 100"]) == {"bull"}
+    assert landed(marks["live 100"] + 2, marks["redis down"]) == {"temporal"}
+    assert landed(marks["redis down"], marks["redis back"]) == {"temporal"}, "kept its last state"
+    assert landed(marks["cleared"] + 2, float("inf")) == {"bull"}, "caught up after Redis returned"
+    for tag in tags:  # both processes took part in every phase
+        assert {job["backend"] for job in lines if job["job_id"].startswith(tag)} == {
+            "bull",
+            "temporal",
+        }
+    # where they landed, checked on the servers: a sample from each phase
+    db = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    first = next(j for j in lines if j["at"] < marks["live 100"])
+    last = next(j for j in reversed(lines) if j["at"] > marks["cleared"] + 2)
+    middle = next(j for j in lines if marks["live 100"] + 2 < j["at"] < marks["redis down"])
+    assert db.exists(f"bull:{QUEUE}:{first['job_id']}") and db.exists(
+        f"bull:{QUEUE}:{last['job_id']}"
+    )
+    assert not db.exists(f"bull:{QUEUE}:{middle['job_id']}")
+    await temporal_client.get_workflow_handle(f"{QUEUE}/{middle['job_id']}").describe()
+    audit = cli(["audit", QUEUE, "--json"], env)
+    changes = json.loads(audit.stdout)
+    assert [(c["new"] or {}).get("percentage") for c in changes] == [100, None]
+    assert [c["reason"] for c in changes] == ["ramp", "roll back"] and changes[0]["by"]
+    status = {row["queue"]: row for row in json.loads(cli(["status", "--json"], env).stdout)}
+    assert (status[QUEUE]["source"], status[QUEUE]["percentage"]) == ("env", 0)
+
+
+async def test_invalid_set_exits_2_and_changes_nothing(
+    redis_server: RedisServer, redis_db: redis.Redis
+) -> None:
+    env = {"REDIS_URL": redis_server.url}
+    for args in (["email-sned", "--percentage", "5"], [QUEUE, "--percentage", "101"],
+                 [QUEUE, "--mode", "kafka"], [QUEUE], [QUEUE, "--clear", "--percentage", "5"]):  # fmt: skip
+        out = await asyncio.to_thread(cli, ["set", *args], env)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    assert redis_db.keys("queue-router:*") == []
+
+
+async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_and_closed_by_its_probe(
+    make_router: Callable[..., Any], redis_db: redis.Redis,
+) -> None:  # fmt: skip
+    guarded = {"use_temporal_workflows": True, "guard_failures": 2, "guard_cooldown_ms": 3000}
+    a: QueueRouter = await make_router(temporal_cluster_url=f"127.0.0.1:{free_port()}",
+                                       temporal_retry_ms=100, **guarded)  # fmt: skip
+    b: QueueRouter = await make_router(**guarded)  # its Temporal works
+    assert (await b.enqueue(QUEUE, {}, job_id="b-0")).backends == ("temporal",)
+    for i in range(2):  # A's Temporal is down: its guard opens and is shared
+        assert (await a.enqueue(QUEUE, {}, job_id=f"a-{i}")).fell_back
+    await asyncio.sleep(2.0)
+    skipped = await b.enqueue(QUEUE, {}, job_id="b-1")
+    assert skipped.fell_back and "rollback guard open" in (skipped.fallback_reason or "")
+    await asyncio.sleep(1.5)  # the shared cooldown is over: B's probe succeeds and closes it
+    probe = await b.enqueue(QUEUE, {}, job_id="b-2")
+    assert probe.backends == ("temporal",) and not probe.fell_back
+    await asyncio.sleep(2.0)
+    assert "__guard__" not in redis_db.hgetall("queue-router:control")
+    assert (await b.enqueue(QUEUE, {}, job_id="b-3")).backends == ("temporal",)
