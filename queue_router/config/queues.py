@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from queue_router.receipts import Backoff, JobOptions
-from queue_router.routing import Mode, Route, decide
+from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, Route, decide
 
 __all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride"]
 
@@ -56,6 +56,29 @@ class DefaultJobOptions(BaseModel):
         )
 
 
+class BucketingOverride(BaseModel):
+    """``"bucketing"`` of a queue: keep the assignment a flag service already made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["queue-router", "unleash", "flagd"] = "queue-router"
+    salt: str = ""
+    group_id: str | None = None
+    flag_key: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_the_strategy(self) -> Self:
+        needs = {"unleash": "group_id", "flagd": "flag_key"}.get(self.strategy)
+        if needs and getattr(self, needs) is None:
+            raise ValueError(f"strategy {self.strategy!r} needs {needs!r}")
+        if self.salt and self.strategy != "queue-router":
+            raise ValueError("salt is for the queue-router strategy only")
+        return self
+
+    def bucketing(self) -> Bucketing:
+        return Bucketing(self.strategy, self.salt, self.group_id or "", self.flag_key or "")
+
+
 class QueueOverride(BaseModel):
     """One queue's entry in ``QUEUE_ROUTER_QUEUES``; every field is optional."""
 
@@ -69,6 +92,7 @@ class QueueOverride(BaseModel):
     rq_function: str | None = None
     job_name: str | None = None
     default_job_options: DefaultJobOptions | None = None
+    bucketing: BucketingOverride | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +108,7 @@ class QueueConfig:
     rq_function: str
     job_name: str
     defaults: JobOptions
+    bucketing: Bucketing = DEFAULT_BUCKETING
 
     def with_live(self, mode: str | None, percentage: float | None) -> QueueConfig:
         """This queue with a live mode and/or percentage applied over its env values."""
@@ -95,5 +120,6 @@ class QueueConfig:
     def route(self, key: str) -> Route:
         """Where ``key`` goes on this queue now: a pure function, no I/O."""
         return decide(
-            queue=self.name, key=key, mode=self.mode, percentage=self.percentage, legacy=self.legacy
-        )
+            queue=self.name, key=key, mode=self.mode, percentage=self.percentage,
+            legacy=self.legacy, bucketing=self.bucketing,
+        )  # fmt: skip

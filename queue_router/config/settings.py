@@ -29,7 +29,7 @@ from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.config.explain import explain
 from queue_router.config.queues import DefaultJobOptions, QueueConfig, QueueOverride
 from queue_router.errors import ConfigError, UnknownQueueError
-from queue_router.routing import Mode
+from queue_router.routing import DEFAULT_BUCKETING, Mode
 
 __all__ = ["Settings"]
 
@@ -175,6 +175,7 @@ class Settings:
             rq_function=override.rq_function or routing.rq_function,
             job_name=override.job_name or "__default__",
             defaults=(override.default_job_options or _NO_DEFAULTS).job_options(),
+            bucketing=override.bucketing.bucketing() if override.bucketing else DEFAULT_BUCKETING,
         )
 
     def task_queues(self) -> list[str]:
