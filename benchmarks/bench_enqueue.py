@@ -18,14 +18,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import mmh3
 from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from queue_router import QueueRouter, Settings
+from queue_router.control import RuntimeControl
+from queue_router.testing import MemoryBackend
 from queue_router.testing.demo import servers
 from queue_router.testing.devservers import connect_temporal, free_port
-from queue_router.wiring import backends_from_settings
+from queue_router.wiring import backends_from_settings, control_client
 from workflows import JobEnvelope
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
@@ -111,6 +114,35 @@ async def temporal_path_cost(
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+async def route_costs(settings: Settings, n: int = 200_000) -> dict[str, float]:
+    """Microseconds per call: bare ``mmh3.hash``, ``route()`` on env state, and on live state.
+
+    The live state arrives as it does in production: written through the shared runtime
+    control in Redis, picked up by the router's control loop (a table swap).
+    """
+    backends = {name: MemoryBackend(name) for name in ("bull", "rq", "temporal")}
+    control = RuntimeControl(control_client(settings))
+    router = QueueRouter(settings, backends=backends, control=control)  # type: ignore[arg-type]
+    keys = [f"user-{i}" for i in range(1000)]
+
+    def per_call(call: Callable[[str], object]) -> float:
+        started = time.perf_counter()
+        for i in range(n):
+            call(keys[i % 1000])
+        return (time.perf_counter() - started) / n * 1e6
+
+    costs = {"mmh3.hash": per_call(lambda k: mmh3.hash(k.encode(), seed=0, signed=False))}
+    async with router:
+        costs["route(), env state"] = per_call(lambda k: router.route("bench-temporal", k))
+        await control.set("bench-temporal", mode="percentage", percentage=25, reason="bench",
+                          by="bench")  # fmt: skip
+        await asyncio.sleep(1.5)  # every instance applies a change within 2 s
+        assert router.route("bench-temporal", "k").percentage == 25, "live state not applied"
+        costs["route(), live state"] = per_call(lambda k: router.route("bench-temporal", k))
+        await control.clear("bench-temporal", reason="bench done", by="bench")
+    return costs
+
+
 def shadow_counts(queue: str) -> dict[str, int]:
     """``queue_router_shadow_total`` of ``queue`` by result, from the metrics registry."""
     return {
@@ -167,6 +199,14 @@ async def main(jobs: int, concurrency: int) -> None:
         )
         print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
         print(f"shadow copies with Temporal down: {down_stats}")
+        routes = await route_costs(settings)
+        print("\nroute() per call (same process, same keys):")
+        for name, micros in routes.items():
+            print(f"  {name:<28}{micros:>8.2f} µs")
+        env_route, live_route = routes["route(), env state"], routes["route(), live state"]
+        print(
+            f"route() live state / env state         : {live_route / env_route:.2f}  (1.0 = free)"
+        )
         cost = await temporal_path_cost(settings, client, jobs, concurrency)
         print(f"\nTemporal path, {jobs} starts at concurrency {concurrency} (median of 3 rounds):")
         for name, rate in cost.items():

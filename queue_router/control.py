@@ -98,6 +98,7 @@ class RuntimeControl:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._last: LiveState | None = None
+        self._stopping = False
         self._log = LogSummary(log, interval_s=30)
 
     # --- reading --------------------------------------------------------------------
@@ -125,26 +126,38 @@ class RuntimeControl:
         await self._redis.aclose()
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait({self._task}, timeout=2.0)
             self._task = None
 
     async def _follow(self) -> None:
-        listener = asyncio.get_running_loop().create_task(self._listen())
+        helpers = [
+            asyncio.get_running_loop().create_task(c) for c in (self._listen(), self._tick())
+        ]
         try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            while not self._stopping:  # a flag as well as cancel(): a cancel that lands
+                await self._wake.wait()  # inside a Redis call can be swallowed there
                 self._wake.clear()
+                if self._stopping:
+                    break
                 try:
                     self._apply(await self.read())
                 except (RedisError, OSError, ValueError) as exc:  # keep the last known state
                     self._log.warning("read", "runtime control unreadable, keeping the last "
                                       "known state: %s", exc)  # fmt: skip
         finally:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _tick(self) -> None:
+        """The safety net: a re-read every ``poll_s`` even if a change message was missed."""
+        while True:
+            await asyncio.sleep(self._poll_s)
+            self._wake.set()
 
     async def _listen(self) -> None:
         """Wake the reader on every change message; reconnect quietly after errors."""
@@ -156,8 +169,9 @@ class RuntimeControl:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()
-                finally:
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                finally:  # bounded: closing a pub/sub cut off mid-read can wait forever
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(pubsub.aclose(), 1.0)  # type: ignore[no-untyped-call]
             except (RedisError, OSError):
                 await asyncio.sleep(self._poll_s)
             except Exception as exc:  # e.g. a client without pub/sub: the re-read still runs
