@@ -42,20 +42,25 @@ def cmd_set(args: argparse.Namespace) -> int:
             raise ConfigError(f"--mode rq: RQ does not run on Redis Cluster ({args.queue})")
     reason = args.reason or "set by an operator"
 
-    async def run() -> str:
+    async def run() -> dict[str, Any]:
         control = _control(settings)
         try:
             if args.clear:
-                cleared = await control.clear(args.queue, reason=reason, by=who())
-                return f"{args.queue}: back to env" if cleared else f"{args.queue}: already env"
-            await control.set(args.queue, mode=args.mode, percentage=args.percentage,
-                              reason=reason, by=who())  # fmt: skip
-            shown = config.with_live(args.mode, args.percentage)
-            return f"{args.queue}: {shown.mode.value} at {shown.percentage:g}% (live)"
+                await control.clear(args.queue, reason=reason, by=who())
+            else:
+                await control.set(args.queue, mode=args.mode, percentage=args.percentage,
+                                  reason=reason, by=who())  # fmt: skip
+            state = await control.read()
         finally:
             await control.aclose()
+        return next(row for row in _rows(settings, state) if row["queue"] == args.queue)
 
-    print(asyncio.run(run()))
+    row = asyncio.run(run())
+    if args.json:
+        print(json.dumps(row, indent=2))
+    else:
+        print(f"{args.queue}: {row['mode']} at {row['percentage']:g}% ({row['source']}); "
+              "every router instance applies it within 2 s")  # fmt: skip
     return 0
 
 
@@ -141,6 +146,7 @@ def register(sub: Any) -> None:
     change.add_argument("--percentage", type=_percentage, metavar="P")
     change.add_argument("--reason", help="why, for the audit trail")
     change.add_argument("--clear", action="store_true", help="back to the env values")
+    change.add_argument("--json", action="store_true", help="print the resulting status row")
     change.set_defaults(func=cmd_set)
     status = sub.add_parser(
         "status", help="each queue's effective mode and percentage, and where they come from",

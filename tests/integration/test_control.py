@@ -71,8 +71,12 @@ async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redi
         await asyncio.to_thread(action)
 
     def set_(*args: str) -> None:
-        out = cli(["set", QUEUE, *args], env)
+        out = cli(["set", QUEUE, *args, "--json"], env)
         assert out.returncode == 0, out.stderr
+        row = json.loads(out.stdout)
+        live = "--clear" not in args
+        assert (row["queue"], row["source"], row["percentage"]) == (QUEUE, "live" if live else "env",
+                                                                    100 if live else 0)  # fmt: skip
 
     await step("live 100", lambda: set_("--percentage", "100", "--reason", "ramp"), 2.5)
     await step("redis down", own_redis.kill, 3.0)
@@ -127,22 +131,30 @@ async def test_invalid_set_exits_2_and_changes_nothing(
     assert redis_db.keys("queue-router:*") == []
 
 
-async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_and_closed_by_its_probe(
-    make_router: Callable[..., Any], redis_db: redis.Redis,
+@pytest.mark.timeout(60)
+async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_process_and_closed_by_its_probe(
+    make_router: Callable[..., Any], redis_server: RedisServer, temporal_server: Any,
+    redis_db: redis.Redis, task_queue: str,
 ) -> None:  # fmt: skip
-    guarded = {"use_temporal_workflows": True, "guard_failures": 2, "guard_cooldown_ms": 3000}
+    guarded = {"use_temporal_workflows": True, "guard_failures": 2, "guard_cooldown_ms": 4000}
+    env = {"REDIS_URL": redis_server.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
+           "TEMPORAL_TASK_QUEUE": task_queue, "USE_TEMPORAL_WORKFLOWS": "true",
+           "QUEUE_ROUTER_GUARD_FAILURES": "2", "QUEUE_ROUTER_GUARD_COOLDOWN_MS": "4000"}  # fmt: skip
+    b = app(env, 11, f"b-{uuid.uuid4().hex[:6]}")  # B's Temporal works all along
+    await asyncio.sleep(2.0)
     a: QueueRouter = await make_router(temporal_cluster_url=f"127.0.0.1:{free_port()}",
                                        temporal_retry_ms=100, **guarded)  # fmt: skip
-    b: QueueRouter = await make_router(**guarded)  # its Temporal works
-    assert (await b.enqueue(QUEUE, {}, job_id="b-0")).backends == ("temporal",)
-    for i in range(2):  # A's Temporal is down: its guard opens and is shared
+    for i in range(2):  # A's Temporal is down: its guard opens, and is shared
         assert (await a.enqueue(QUEUE, {}, job_id=f"a-{i}")).fell_back
-    await asyncio.sleep(2.0)
-    skipped = await b.enqueue(QUEUE, {}, job_id="b-1")
-    assert skipped.fell_back and "rollback guard open" in (skipped.fallback_reason or "")
-    await asyncio.sleep(1.5)  # the shared cooldown is over: B's probe succeeds and closes it
-    probe = await b.enqueue(QUEUE, {}, job_id="b-2")
-    assert probe.backends == ("temporal",) and not probe.fell_back
-    await asyncio.sleep(2.0)
+    opened = time.time()
+    lines = [json.loads(line) for line in (await asyncio.to_thread(b.communicate))[0].splitlines()]
+
+    def landed(since: float, until: float) -> set[str]:
+        return {job["backend"] for job in lines if since <= job["at"] < until}
+
+    assert landed(0, opened) == {"temporal"}
+    assert landed(opened + 2, opened + 4) == {"bull"}, "B did not obey the guard A opened"
+    assert landed(opened + 6, float("inf")) == {"temporal"}, "B's probe did not close it"
     assert "__guard__" not in redis_db.hgetall("queue-router:control")
-    assert (await b.enqueue(QUEUE, {}, job_id="b-3")).backends == ("temporal",)
+    audit = [json.loads(e["new"]) for _, e in redis_db.xrange("queue-router:audit:__guard__")]
+    assert audit[0]["reason"] and audit[-1] is None  # opened by A, closed by B's probe

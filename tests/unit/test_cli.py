@@ -44,6 +44,9 @@ def test_bad_config_exits_2_naming_the_var(
     [
         "config",
         "route",
+        "set",
+        "status",
+        "audit",
         "worker",
         "rq-worker",
         "migrate",
