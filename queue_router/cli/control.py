@@ -8,6 +8,7 @@ import datetime
 import json
 from typing import Any
 
+from queue_router.cli.parsers import command
 from queue_router.config import QueueConfig, Settings
 from queue_router.control import GUARD, LiveState, RuntimeControl, who
 from queue_router.errors import ConfigError
@@ -135,30 +136,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    change = sub.add_parser(
-        "set", help="change a queue's mode/percentage live, for every router instance",
-        epilog="example: queue-router set email-send --percentage 25 --reason 'step 2 of 4'\n"
-               "         queue-router set email-send --clear",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    change = command(
+        sub, "set", cmd_set, "change a queue's mode/percentage live, for every router instance",
+        "queue-router set email-send --percentage 25 --reason 'step 2 of 4'\n"
+        "         queue-router set email-send --clear",
     )  # fmt: skip
     change.add_argument("queue")
     change.add_argument("--mode", choices=[m.value for m in Mode])
     change.add_argument("--percentage", type=_percentage, metavar="P")
     change.add_argument("--reason", help="why, for the audit trail")
     change.add_argument("--clear", action="store_true", help="back to the env values")
-    change.add_argument("--json", action="store_true", help="print the resulting status row")
-    change.set_defaults(func=cmd_set)
-    status = sub.add_parser(
-        "status", help="each queue's effective mode and percentage, and where they come from",
-        epilog="example: queue-router status --json",
-    )  # fmt: skip
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(func=cmd_status)
-    audit = sub.add_parser(
-        "audit", help="every live change of a queue: when, old -> new, why, by whom",
-        epilog="example: queue-router audit email-send --json",
-    )  # fmt: skip
+    command(sub, "status", cmd_status,
+            "each queue's effective mode and percentage, and where they come from",
+            "queue-router status --json")  # fmt: skip
+    audit = command(sub, "audit", cmd_audit,
+                    "every live change of a queue: when, old -> new, why, by whom",
+                    "queue-router audit email-send --json")  # fmt: skip
     audit.add_argument("queue")
-    audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.add_argument("--limit", type=int, default=100, help="latest N changes")
-    audit.set_defaults(func=cmd_audit)

@@ -20,6 +20,7 @@ from typing import Any
 from temporalio.client import Client
 
 from queue_router.cli.migration import open_migrator
+from queue_router.cli.parsers import command as add_command
 from queue_router.config import Settings
 from queue_router.errors import ConfigError, StartupError
 from queue_router.migration.migrate import Migrator
@@ -155,14 +156,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     def command(name: str, func: Callable[[argparse.Namespace], int], help_: str,
                 example: str, queues: bool = True) -> argparse.ArgumentParser:  # fmt: skip
-        parser: argparse.ArgumentParser = sub.add_parser(
-            name, help=help_, epilog=f"example: {example}"
-        )
+        parser = add_command(sub, name, func, help_, example, json=queues)
         if queues:
             parser.add_argument("--queue", action="append", metavar="Q",
                                 help="repeatable; default: every configured queue")  # fmt: skip
-            parser.add_argument("--json", action="store_true", help="machine-readable output")
-        parser.set_defaults(func=func)
         return parser
 
     command("stats", cmd_stats, "depth by state in Bull/RQ and Temporal, mode and percentage",

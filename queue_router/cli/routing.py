@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from queue_router.cli.parsers import command
 from queue_router.config import QueueConfig, Settings
 
 __all__ = ["register"]
@@ -45,16 +46,9 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    config = sub.add_parser(
-        "config", help="show each queue's resolved routing",
-        epilog="example: TEMPORAL_TRAFFIC_PERCENTAGE=25 queue-router config --json",
-    )  # fmt: skip
-    config.add_argument("--json", action="store_true", help="machine-readable output")
-    config.set_defaults(func=cmd_config)
-    route = sub.add_parser(
-        "route", help="show where a key goes now",
-        epilog="example: queue-router route email-send user-42",
-    )  # fmt: skip
+    command(sub, "config", cmd_config, "show each queue's resolved routing",
+            "TEMPORAL_TRAFFIC_PERCENTAGE=25 queue-router config --json")  # fmt: skip
+    route = command(sub, "route", cmd_route, "show where a key goes now",
+                    "queue-router route email-send user-42", json=False)  # fmt: skip
     route.add_argument("queue")
     route.add_argument("key")
-    route.set_defaults(func=cmd_route)
