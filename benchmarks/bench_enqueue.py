@@ -132,13 +132,17 @@ async def route_costs(settings: Settings, n: int = 100_000) -> dict[str, float]:
         return (time.perf_counter() - started) / n * 1e6
 
     costs = {"mmh3.hash": per_call(lambda k: mmh3.hash(k.encode(), seed=0, signed=False))}
-    async with router:  # the same effective config, from env, then from a live setting
-        env = [per_call(lambda k: router.route("bench-shadow", k)) for _ in range(3)]
-        await control.set("bench-shadow", mode="shadow", percentage=None, reason="bench",
-                          by="bench")  # fmt: skip
-        await asyncio.sleep(1.5)  # every instance applies a change within 2 s
-        live = [per_call(lambda k: router.route("bench-shadow", k)) for _ in range(3)]
-        await control.clear("bench-shadow", reason="bench done", by="bench")
+    env: list[float] = []
+    live: list[float] = []
+    async with router:  # the same effective config, alternately from env and from live state
+        for _ in range(3):
+            env.append(per_call(lambda k: router.route("bench-shadow", k)))
+            await control.set("bench-shadow", mode="shadow", percentage=None, reason="bench",
+                              by="bench")  # fmt: skip
+            await asyncio.sleep(1.5)  # every instance applies a change within 2 s
+            live.append(per_call(lambda k: router.route("bench-shadow", k)))
+            await control.clear("bench-shadow", reason="bench", by="bench")
+            await asyncio.sleep(1.5)
     costs["route(), env state"], costs["route(), live state"] = min(env), min(live)
     return costs
 
