@@ -8,8 +8,10 @@ performs its effect and the other replays the recorded result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import redis
@@ -34,6 +36,25 @@ from workflows import ALL_WORKFLOWS
 __all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while ``Worker(...)`` validates workflows in the sandbox.
+
+    On Python 3.10/3.11 a GC finalizer that imports a module (a never-awaited coroutine's
+    warning) inside the sandbox importer's module lock raises ``KeyError(<thread id>)``,
+    and the worker fails with "Failed validating workflow" (CPython bug 91351, seen by the
+    SDK as temporalio/sdk-python#585). Validation is synchronous and short; pausing the
+    collector for it removes the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 async def connect_worker_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
@@ -88,21 +109,22 @@ async def run_worker(
         ttl_s=settings.worker.effect_ttl_s,
     )
     activities = ProcessorActivities(settings, claims, registry)
-    workers = [
-        Worker(
-            client,
-            task_queue=queue,
-            workflows=ALL_WORKFLOWS,
-            activities=[activities.run],
-            max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
-            max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
-            build_id=settings.worker.temporal_worker_build_id,
-            graceful_shutdown_timeout=timedelta(
-                milliseconds=settings.worker.worker_shutdown_grace_ms
-            ),
-        )
-        for queue in queues or settings.task_queues()
-    ]
+    with _collector_paused():  # workflows are validated in the sandbox right here
+        workers = [
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=ALL_WORKFLOWS,
+                activities=[activities.run],
+                max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
+                max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
+                build_id=settings.worker.temporal_worker_build_id,
+                graceful_shutdown_timeout=timedelta(
+                    milliseconds=settings.worker.worker_shutdown_grace_ms
+                ),
+            )
+            for queue in queues or settings.task_queues()
+        ]
     running = [asyncio.create_task(worker.run()) for worker in workers]
     log.info("worker polling %s (processors: %s)", [w.task_queue for w in workers],
              ", ".join(registry.queues()) or "none")  # fmt: skip

@@ -60,10 +60,16 @@ async def test_passwords_and_api_keys_never_show(
         async with QueueRouter(down) as router:  # Temporal down: fallback reasons are logged
             seen.append(repr(await router.enqueue("email-send", {}, job_id="fb-1")))
         wrong = make_settings(redis_url=locked.url.replace(PASSWORD, WRONG_PASSWORD))
-        for failing in (QueueRouter(wrong).startup(), QueueRouter(wrong).enqueue("email-send", {})):
-            with pytest.raises(QueueRouterError) as info:
-                await failing
-            seen.append(f"{info.value!s} {info.value!r} {info.value.__cause__!s}")
+        for call in ("startup", "enqueue"):
+            router = QueueRouter(wrong)
+            try:
+                with pytest.raises(QueueRouterError) as info:
+                    await (
+                        router.startup() if call == "startup" else router.enqueue("email-send", {})
+                    )
+                seen.append(f"{info.value!s} {info.value!r} {info.value.__cause__!s}")
+            finally:
+                await router.aclose()
         with pytest.raises(ConfigError) as bad:
             Settings.from_env(redis_url=locked.url, temporal_api_key=API_KEY,
                               temporal_traffic_percentage=400)  # fmt: skip
