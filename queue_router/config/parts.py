@@ -66,6 +66,16 @@ class RedisSettings(_Part):
     redis_tls_key_path: Path | None = Field(None, validation_alias="REDIS_TLS_KEY_PATH")
     """The private key of ``REDIS_TLS_CERT_PATH``."""
 
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                "needs a scheme: redis://host:6379/0, rediss:// for TLS, or unix:///path"
+            )
+        return value
+
     @field_validator("redis_cluster_nodes")
     @classmethod
     def _nodes(cls, value: str | None) -> str | None:

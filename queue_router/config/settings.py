@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsError
 
 from queue_router.config import parts
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
+from queue_router.config.envcheck import check_aliases, known_variables, warn_unknown
 from queue_router.config.explain import explain
 from queue_router.config.queues import DefaultJobOptions, QueueConfig, QueueOverride
 from queue_router.errors import ConfigError, UnknownQueueError
@@ -63,6 +64,9 @@ class Settings:
         unknown = sorted(set(overrides) - set(owner))
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        check_aliases(_PARTS.values())
+        domains = {spec.domain for spec in DEFAULT_CATALOGUE.values()}
+        warn_unknown(known_variables(_PARTS.values(), domains))
         built: dict[str, Any] = {}
         problems: list[str] = []
         for part, model in _PARTS.items():

@@ -196,3 +196,43 @@ def test_redis_tls_files_need_a_rediss_url(clean_env: pytest.MonkeyPatch, tmp_pa
     clean_env.setenv("REDIS_TLS_CERT_PATH", str(ca))
     with pytest.raises(ConfigError, match="REDIS_TLS_CERT_PATH and REDIS_TLS_KEY_PATH go together"):
         Settings.from_env()
+
+
+def test_a_misspelled_variable_is_warned_about_with_a_suggestion(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clean_env.setenv("TEMPORAL_TRAFIC_PERCENTAGE", "30")
+    clean_env.setenv("EMAIL_QUEUE_BACKEN", "temporal")  # not ours: no _QUEUE_BACKEND suffix
+    clean_env.setenv("EMIAL_QUEUE_BACKEND", "temporal")
+    clean_env.setenv("TEMPORAL_CODEC_ENDPOINT", "http://codec")  # the Temporal CLI's own
+    with caplog.at_level("WARNING", logger="queue_router.config"):
+        assert Settings.from_env().routing.percentage == 0
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [
+        "EMIAL_QUEUE_BACKEND is set but queue-router reads no such variable; "
+        "did you mean EMAIL_QUEUE_BACKEND?",
+        "TEMPORAL_TRAFIC_PERCENTAGE is set but queue-router reads no such variable; "
+        "did you mean TEMPORAL_TRAFFIC_PERCENTAGE?",
+    ]
+
+
+def test_an_alias_pair_that_disagrees_is_refused_naming_both(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("TEMPORAL_TRAFFIC_PERCENTAGE", "30")
+    clean_env.setenv("TEMPORAL_ROLLOUT", "40")
+    with pytest.raises(
+        ConfigError, match="TEMPORAL_TRAFFIC_PERCENTAGE='30' and TEMPORAL_ROLLOUT='40'"
+    ):
+        Settings.from_env()
+    clean_env.setenv("TEMPORAL_ROLLOUT", "30")  # agreeing is fine
+    assert Settings.from_env().routing.percentage == 30
+
+
+@pytest.mark.parametrize("url", ["localhost:6379", "cache:6379/0", "http://cache:6379"])
+def test_a_redis_url_without_a_redis_scheme_names_redis_url(
+    clean_env: pytest.MonkeyPatch, url: str
+) -> None:
+    clean_env.setenv("REDIS_URL", url)
+    with pytest.raises(ConfigError, match="REDIS_URL: needs a scheme: redis://"):
+        Settings.from_env()
