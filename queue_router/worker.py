@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 import redis
@@ -86,6 +86,7 @@ async def run_worker(
     client: Client | None = None,
     on_ready: Callable[[], None] | None = None,
     metrics_port: int | None = None,
+    paths: Sequence[str] = (),
 ) -> None:
     """Run workers on the task queues until ``stop`` is set, then shut down gracefully.
 
@@ -93,7 +94,7 @@ async def run_worker(
     server hands unfinished workflow tasks to another worker.
     """
     if registry is default_registry:
-        import_processor_modules(settings.worker.processor_modules)
+        import_processor_modules(settings.worker.processor_modules, paths)
     metrics: MetricsServer | None = None
     if metrics_port is not None:  # ours and the SDK's on one port
         sdk_port = loopback_port()
@@ -146,11 +147,13 @@ async def run_worker(
     log.info("worker stopped")
 
 
-def run_rq_worker(settings: Settings, queues: list[str], *, burst: bool = False) -> bool:
+def run_rq_worker(
+    settings: Settings, queues: list[str], *, burst: bool = False, paths: Sequence[str] = ()
+) -> bool:
     """An RQ worker (with its scheduler, for delays and retry intervals) on the queues."""
     if not queues:
         raise ConfigError("rq-worker needs at least one --queue")
-    import_processor_modules(settings.worker.processor_modules)
+    import_processor_modules(settings.worker.processor_modules, paths)
     tls = settings.redis.tls()
     connection = redis.Redis.from_url(settings.redis.redis_url, **tls_kwargs(tls))
     try:

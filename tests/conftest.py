@@ -190,9 +190,9 @@ def spawn_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start ``queue-router <args>`` subprocesses; any still running are stopped after."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def spawn(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen[bytes]:
         cli = Path(sys.executable).parent / "queue-router"
-        process = subprocess.Popen([str(cli), *args], env=env, cwd=REPO,
+        process = subprocess.Popen([str(cli), *args], env=env, cwd=cwd,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         started.append(process)
         return process

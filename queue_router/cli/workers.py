@@ -25,8 +25,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await run_worker(
-            settings, stop=stop, queues=args.task_queue or None, metrics_port=args.metrics_port
-        )
+            settings, stop=stop, queues=args.task_queue or None, metrics_port=args.metrics_port,
+            paths=args.path or (),
+        )  # fmt: skip
 
     asyncio.run(serve())
     return 0
@@ -37,7 +38,7 @@ def cmd_rq_worker(args: argparse.Namespace) -> int:
 
     metrics = MetricsServer(args.metrics_port) if args.metrics_port else None
     try:
-        run_rq_worker(Settings.from_env(), args.queue, burst=args.burst)
+        run_rq_worker(Settings.from_env(), args.queue, burst=args.burst, paths=args.path or ())
     finally:
         if metrics is not None:
             metrics.close()
@@ -58,6 +59,8 @@ def register(sub: Any) -> None:
         help="repeatable; default: TEMPORAL_TASK_QUEUE and the per-queue ones",
     )  # fmt: skip
     worker.add_argument("--build-id", help="overrides TEMPORAL_WORKER_BUILD_ID")
+    worker.add_argument("--path", action="append", metavar="DIR",
+                        help="also import processors from DIR")  # fmt: skip
     worker.add_argument("--metrics-port", type=int, metavar="PORT",
                         help="serve /metrics: queue-router's and the Temporal SDK's")  # fmt: skip
     worker.set_defaults(func=cmd_worker)
@@ -68,5 +71,7 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     rq_worker.add_argument("--queue", action="append", required=True, metavar="NAME")
     rq_worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    rq_worker.add_argument("--path", action="append", metavar="DIR",
+                           help="also import processors from DIR")  # fmt: skip
     rq_worker.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics")
     rq_worker.set_defaults(func=cmd_rq_worker)

@@ -9,8 +9,11 @@ Bull does not rewrite its processors.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from queue_router.config import Settings
@@ -115,14 +118,25 @@ async def run_processor(
     )
 
 
-def import_processor_modules(modules: Iterable[str]) -> None:
-    """Import the modules whose ``@processor`` decorators fill the default registry."""
+def import_processor_modules(modules: Iterable[str], paths: Iterable[str] = ()) -> None:
+    """Import the modules whose ``@processor`` decorators fill the default registry.
+
+    Like ``rq worker`` and ``celery``, the current directory is searched first, then
+    ``paths`` (the worker's ``--path``), so ``QUEUE_ROUTER_PROCESSORS=myapp.jobs`` works
+    from the app's folder without ``PYTHONPATH``.
+    """
+    searched = [str(Path(p).resolve()) for p in [*paths, os.getcwd()]]
+    for entry in reversed(searched):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(
-                f"QUEUE_ROUTER_PROCESSORS: cannot import processor module {module!r}: {exc}"
+                f"QUEUE_ROUTER_PROCESSORS: cannot import processor module {module!r}: {exc} "
+                f"(looked in {', '.join(searched)} and the installed packages; "
+                "run the worker from your app's folder or give --path)"
             ) from exc
 
 

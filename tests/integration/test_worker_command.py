@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from queue_router import Settings
+from queue_router import QueueRouter, Settings
 from queue_router.processors import Registry
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
@@ -122,3 +123,37 @@ async def test_the_readme_custom_queue_runs_on_the_stock_worker(
     assert (await handle.describe()).workflow_type == "invoiceRender"
     assert redis_db.lrange("test:runs:invoice-render:inv-77", 0, -1) == ["temporal:1:run"]
     assert worker.poll() is None, "the worker died"
+
+
+async def test_the_worker_imports_processors_from_its_current_folder(
+    make_settings: Callable[..., Settings], make_router: Callable[..., Any],
+    spawn_worker: Callable[..., subprocess.Popen[bytes]], temporal_client: Client, tmp_path: Path,
+) -> None:  # fmt: skip
+    app = tmp_path / "myapp"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "jobs.py").write_text(
+        "from queue_router import JobContext, processor\n\n\n"
+        "@processor('invoice-render')\n"
+        "async def render(job: JobContext) -> str:\n"
+        "    return f\"rendered {job.data['n']}\"\n"
+    )
+    queues = {"invoice-render": {"workflow_type": "invoiceRender"}}
+    env = {k: v for k, v in worker_env(make_settings()).items() if k != "PYTHONPATH"}
+    env.update(QUEUE_ROUTER_PROCESSORS="myapp.jobs", QUEUE_ROUTER_QUEUES=json.dumps(queues))
+    worker = spawn_worker(["worker"], env, cwd=tmp_path)  # no PYTHONPATH: the folder is the app
+    router: QueueRouter = await make_router(use_temporal_workflows=True, queues=queues)
+    receipt = await router.enqueue("invoice-render", {"n": 5}, job_id="cwd-1")
+    handle = temporal_client.get_workflow_handle(
+        receipt.placements[0].job_id, result_type=JobResult
+    )
+    assert (await asyncio.wait_for(handle.result(), 60)).result == "rendered 5"
+    assert worker.poll() is None
+
+    env["QUEUE_ROUTER_PROCESSORS"] = "myap.jobs"
+    failed = spawn_worker(["worker"], env, cwd=tmp_path)
+    output, _ = await asyncio.to_thread(failed.communicate, timeout=60)
+    assert failed.returncode == 2, output.decode()
+    folder = await asyncio.to_thread(os.path.realpath, tmp_path)
+    assert f"looked in {folder}" in output.decode()
+    assert "Traceback" not in output.decode()
