@@ -39,7 +39,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from queue_router.contract import Backend, EnqueueRequest
-from queue_router.diagnose import temporal_tls_hint
+from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from workflows.envelope import JobEnvelope, workflow_id
@@ -160,7 +160,9 @@ class TemporalBackend(Backend):
             ) from doubt  # fmt: skip
         hint = temporal_tls_hint(last, tls=bool(self._tls)) if last else ""
         raise BackendUnavailable(
-            self.name, f"cannot reach Temporal at {self._target}: {last}{hint}", cause=last
+            self.name,
+            f"cannot reach Temporal at {self._target}: {short_reason(last) if last else ''}{hint}",
+            cause=last,
         ) from last
 
     def _placed(

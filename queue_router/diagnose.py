@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from queue_router.redis_client import ConnectionSetupError
 
-__all__ = ["redis_tls_hint", "temporal_tls_hint"]
+__all__ = ["redis_tls_hint", "short_reason", "temporal_tls_hint"]
+
+
+def short_reason(exc: BaseException) -> str:
+    """A connection error in a few words, not a transport-error dump."""
+    text = str(exc)
+    for markers, words in (
+        (("ConnectionRefused", "Connection refused", "Connect call failed"), "connection refused"),
+        (("dns error", "failed to lookup", "Name or service not known"), "name not resolved"),
+        (("timed out", "Timeout", "DeadlineExceeded"), "timed out"),
+    ):
+        if any(marker in text for marker in markers):
+            return words
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def redis_tls_hint(exc: BaseException, url: str) -> str:

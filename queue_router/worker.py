@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from activities.temporal import ProcessorActivities
 from queue_router.config import Settings
-from queue_router.diagnose import temporal_tls_hint
+from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
 from queue_router.metrics_server import MetricsServer, loopback_port, sdk_runtime
 from queue_router.processors.effects import EffectClaims
@@ -68,7 +68,8 @@ async def connect_worker_client(settings: Settings, *, runtime: Runtime | None =
     except RuntimeError as exc:
         hint = temporal_tls_hint(exc, tls=bool(tls))
         raise StartupError(
-            f"cannot reach Temporal at {target} (namespace {namespace!r}): {exc}{hint}"
+            f"cannot reach Temporal at {target} (namespace {namespace!r}; set "
+            f"TEMPORAL_CLUSTER_URL): {short_reason(exc)}{hint}"
         ) from exc
     try:
         await client.count_workflows()

@@ -22,8 +22,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from redis.exceptions import RedisError
+
 from queue_router.cli import control, migration, ops, routing, workers
+from queue_router.diagnose import short_reason
 from queue_router.errors import QueueRouterError
+from queue_router.redact import redact_url
 
 COMMANDS = (routing, control, workers, migration, ops)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
@@ -60,6 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QueueRouterError as exc:
         print(f"queue-router: error: {exc}", file=sys.stderr)
         return 2
+    except (RedisError, OSError) as exc:  # a command's Redis is not there: one line, no trace
+        print(f"queue-router: error: cannot reach Redis at {_redis_target()}: "
+              f"{short_reason(exc)}", file=sys.stderr)  # fmt: skip
+        return 2
+
+
+def _redis_target() -> str:
+    """Where this shell's env points Redis, as the variable to fix (never the password)."""
+    nodes = os.environ.get("REDIS_CLUSTER_NODES")
+    if nodes:
+        return f"REDIS_CLUSTER_NODES={nodes}"
+    return f"REDIS_URL={redact_url(os.environ.get('REDIS_URL', 'redis://localhost:6379/0'))}"
 
 
 def entry() -> NoReturn:
