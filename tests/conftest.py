@@ -237,3 +237,14 @@ def cluster_fields(cluster: RedisClusterServer) -> dict[str, Any]:
         "redis_cluster_nodes": cluster.seeds,
         "bull_prefix": CLUSTER_PREFIX,
     }
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path = REPO, timeout_s: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """``queue-router <args>`` as an operator runs it: only ``env`` configures it."""
+    ours = ("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_", "BULL_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    command = [str(Path(sys.executable).parent / "queue-router"), *args]
+    return subprocess.run(command, env={**clean, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout_s)  # fmt: skip

@@ -5,14 +5,12 @@ No traceback, a non-zero exit, the variable to fix and the address, never the pa
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from queue_router.testing.devservers import RedisServer, free_port
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +20,6 @@ COMMANDS = [
     ["rollback", "--queue", "email-send"], ["status"], ["audit", "email-send"],
     ["set", "email-send", "--percentage", "5"], ["backup", "--queue", "email-send", "--out", "x"],
 ]  # fmt: skip
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
-    }
-    return subprocess.run([str(Path(sys.executable).parent / "queue-router"), *args],
-                          env={**clean, **env}, cwd=cwd, capture_output=True, text=True,
-                          timeout=90)  # fmt: skip
 
 
 # The variable each command names first: it connects to that server before the other.
@@ -45,7 +32,7 @@ REDIS = "REDIS_URL=redis://:***@127.0.0.1:"
 def test_redis_and_temporal_down(args: list[str], tmp_path: Path) -> None:
     env = {"REDIS_URL": f"redis://:{SECRET}@127.0.0.1:{free_port()}/0",
            "TEMPORAL_CLUSTER_URL": f"127.0.0.1:{free_port()}", "QUEUE_ROUTER_TEMPORAL_RETRY_MS": "200"}  # fmt: skip
-    out = run(args, env, tmp_path)
+    out = run_cli(args, env, cwd=tmp_path)
     said = out.stdout if args == ["health"] else out.stderr  # health's report is its output
     assert out.returncode != 0, (args, out.stdout, out.stderr)
     if args != ["health"]:
@@ -62,7 +49,7 @@ def test_redis_and_temporal_down(args: list[str], tmp_path: Path) -> None:
 def test_temporal_down(args: list[str], redis_server: RedisServer, tmp_path: Path) -> None:
     env = {"REDIS_URL": redis_server.url, "TEMPORAL_CLUSTER_URL": f"127.0.0.1:{free_port()}",
            "QUEUE_ROUTER_TEMPORAL_RETRY_MS": "200"}  # fmt: skip
-    out = run(args, env, tmp_path)
+    out = run_cli(args, env, cwd=tmp_path)
     lines = out.stderr.strip().splitlines()
     assert out.returncode != 0 and 1 <= len(lines) <= 2, (args, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr

@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from queue_router.placements import RedisPlacementMemory
 from queue_router.processors import EffectClaims, effect_key
 from queue_router.receipts import Placement
 from queue_router.testing.devservers import RedisClusterServer
-from tests.conftest import CLUSTER_PREFIX, REPO, cluster_fields
+from tests.conftest import CLUSTER_PREFIX, cluster_fields, run_cli
 from tests.integration.test_faults import attempts_of, bull_entries, crash_and_restart, run_stream
 from tests.interop.node import TESTS, run_node
 from tests.oracle import audit
@@ -91,17 +88,6 @@ async def test_claims_and_placement_memory_on_the_cluster(
         await memory.aclose()
 
 
-def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_", "BULL_"))
-    }
-    command = [str(Path(sys.executable).parent / "queue-router"), *args]
-    return subprocess.run(command, env={**clean, **env}, cwd=REPO, capture_output=True,
-                          text=True, timeout=90)  # fmt: skip
-
-
 async def test_operator_commands_on_the_cluster(
     make_router: Callable[..., Any], redis_cluster: RedisClusterServer,
     cluster_db: redis.RedisCluster, tmp_path: Path,
@@ -114,18 +100,18 @@ async def test_operator_commands_on_the_cluster(
     env = {"REDIS_URL": "redis://127.0.0.1/0", "REDIS_CLUSTER_NODES": redis_cluster.seeds,
            "BULL_PREFIX": CLUSTER_PREFIX, "QUEUE_ROUTER_QUEUES": json.dumps(queues),
            "TEMPORAL_CLUSTER_URL": router.settings.temporal.temporal_cluster_url}  # fmt: skip
-    stats = await asyncio.to_thread(cli, ["stats", "--queue", "email-send", "--json"], env)
+    stats = await asyncio.to_thread(run_cli, ["stats", "--queue", "email-send", "--json"], env)
     assert stats.returncode == 0, stats.stderr
     [row] = json.loads(stats.stdout)
     assert (row["legacy_counts"]["waiting"], row["legacy_counts"]["delayed"]) == (5, 1), row
     before = {k: cluster_db.dump(k) for k in cluster_db.keys("{bull}:email-send:*")}
     backup = tmp_path / "email-send.jsonl"
     saved = await asyncio.to_thread(
-        cli, ["backup", "--queue", "email-send", "--out", str(backup)], env
+        run_cli, ["backup", "--queue", "email-send", "--out", str(backup)], env
     )
     assert saved.returncode == 0, saved.stderr
     cluster_db.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
-    restored = await asyncio.to_thread(cli, ["restore", "--in", str(backup)], env)
+    restored = await asyncio.to_thread(run_cli, ["restore", "--in", str(backup)], env)
     assert restored.returncode == 0, restored.stderr
     after = {k: cluster_db.dump(k) for k in cluster_db.keys("{bull}:email-send:*")}
     assert sorted(after) == sorted(before)

@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,22 +23,11 @@ from temporalio.client import Client
 
 from queue_router import QueueRouter
 from queue_router.testing.devservers import RedisServer, free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.integration
 
 QUEUE = "email-send"
-
-
-def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
-    }
-    return subprocess.run([str(Path(sys.executable).parent / "queue-router"), *args],
-                          env={**clean, **env}, cwd=REPO, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
 
 
 def app(env: dict[str, str], seconds: float, tag: str) -> subprocess.Popen[str]:
@@ -71,7 +59,7 @@ async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redi
         await asyncio.to_thread(action)
 
     def set_(*args: str) -> None:
-        out = cli(["set", QUEUE, *args, "--json"], env)
+        out = run_cli(["set", QUEUE, *args, "--json"], env)
         assert out.returncode == 0, out.stderr
         row = json.loads(out.stdout)
         live = "--clear" not in args
@@ -111,11 +99,11 @@ async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redi
     )
     assert not db.exists(f"bull:{QUEUE}:{middle['job_id']}")
     await temporal_client.get_workflow_handle(f"{QUEUE}/{middle['job_id']}").describe()
-    audit = cli(["audit", QUEUE, "--json"], env)
+    audit = run_cli(["audit", QUEUE, "--json"], env)
     changes = json.loads(audit.stdout)
     assert [(c["new"] or {}).get("percentage") for c in changes] == [100, None]
     assert [c["reason"] for c in changes] == ["ramp", "roll back"] and changes[0]["by"]
-    status = {row["queue"]: row for row in json.loads(cli(["status", "--json"], env).stdout)}
+    status = {row["queue"]: row for row in json.loads(run_cli(["status", "--json"], env).stdout)}
     assert (status[QUEUE]["source"], status[QUEUE]["percentage"]) == ("env", 0)
 
 
@@ -125,7 +113,7 @@ async def test_invalid_set_exits_2_and_changes_nothing(
     env = {"REDIS_URL": redis_server.url}
     for args in (["email-sned", "--percentage", "5"], [QUEUE, "--percentage", "101"],
                  [QUEUE, "--mode", "kafka"], [QUEUE], [QUEUE, "--clear", "--percentage", "5"]):  # fmt: skip
-        out = await asyncio.to_thread(cli, ["set", *args], env)
+        out = await asyncio.to_thread(run_cli, ["set", *args], env)
         assert out.returncode == 2, (args, out.stderr)
         assert "Traceback" not in out.stderr
     assert redis_db.keys("queue-router:*") == []

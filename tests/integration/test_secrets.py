@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +12,7 @@ import pytest
 from queue_router import ConfigError, QueueRouter, QueueRouterError, Settings
 from queue_router.testing.devservers import RedisServer, TemporalServer, free_port
 from queue_router.wiring import temporal_backend
-from tests.conftest import REPO
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +23,7 @@ SECRETS = (PASSWORD, WRONG_PASSWORD, API_KEY)
 
 
 def cli(args: list[str], env: dict[str, str]) -> str:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
-    }
-    out = subprocess.run([str(Path(sys.executable).parent / "queue-router"), *args],
-                         env={**clean, **env}, cwd=REPO, capture_output=True, text=True,
-                         timeout=90)  # fmt: skip
+    out = run_cli(args, env)
     return f"$ queue-router {' '.join(args)} -> {out.returncode}\n{out.stdout}{out.stderr}"
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +19,7 @@ from temporalio.client import Client
 
 from queue_router import CredentialsRejected, NotEnqueuedError, QueueRouter
 from queue_router.testing.devservers import RedisServer, TemporalServer
-from tests.conftest import REPO, worker_env
+from tests.conftest import run_cli, worker_env
 from tests.tls_proxy import Certificates, TLSProxy
 
 pytestmark = pytest.mark.integration
@@ -88,17 +85,6 @@ def as_env(fields: dict[str, Any]) -> dict[str, str]:
     return {names[k]: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
 
 
-def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
-    }
-    command = [str(Path(sys.executable).parent / "queue-router"), *args]
-    return subprocess.run(command, env={**clean, **env}, cwd=REPO, capture_output=True,
-                          text=True, timeout=90)  # fmt: skip
-
-
 async def test_redis_over_mutual_tls_for_bull_rq_and_the_cli(
     make_router: Callable[..., Any], redis_tls: TLSProxy, certs: Certificates,
     redis_db: redis.Redis,
@@ -110,7 +96,7 @@ async def test_redis_over_mutual_tls_for_bull_rq_and_the_cli(
     rq = await router.enqueue("webhook-deliver", {"n": 2}, job_id="tls-2")
     assert (bull.backends, rq.backends) == (("bull",), ("rq",))
     assert redis_db.exists("bull:email-send:tls-1") and redis_db.exists("rq:job:tls-2")
-    stats = await asyncio.to_thread(cli, ["stats", "--queue", "email-send", "--json"], {
+    stats = await asyncio.to_thread(run_cli, ["stats", "--queue", "email-send", "--json"], {
         **as_env(fields), "TEMPORAL_CLUSTER_URL": router.settings.temporal.temporal_cluster_url,
     })  # fmt: skip
     assert stats.returncode == 0, stats.stderr
@@ -164,7 +150,7 @@ async def test_temporal_over_mutual_tls_for_router_worker_and_cli(
     result = await asyncio.wait_for(handle.result(), 60)
     assert result["result"] == {"invoice": "INV-5", "runtime": "temporal"}
     assert worker.poll() is None
-    health = await asyncio.to_thread(cli, ["stats", "--queue", "email-send", "--json"], {
+    health = await asyncio.to_thread(run_cli, ["stats", "--queue", "email-send", "--json"], {
         **as_env(fields), "REDIS_URL": router.settings.redis.redis_url,
         "TEMPORAL_TASK_QUEUE": task_queue,
     })  # fmt: skip
@@ -193,6 +179,6 @@ async def test_temporal_tls_misconfiguration_names_the_setting(
         await router.enqueue("email-send", {}, job_id="tls-bad")
     env = {**worker_env(make_settings()), **as_env(fields)}
     for command in (["worker"], ["stats", "--json"]):
-        out = await asyncio.to_thread(cli, command, env)
+        out = await asyncio.to_thread(run_cli, command, env)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         assert setting in out.stderr and "Traceback" not in out.stderr, out.stderr
