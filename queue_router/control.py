@@ -29,6 +29,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from queue_router.config import QueueConfig
 from queue_router.logsummary import LogSummary
 from queue_router.redis_client import AsyncRedis
 
@@ -70,6 +71,11 @@ class LiveState:
     queues: dict[str, LiveSetting]
     guard_open_until: float | None = None
     guard_reason: str = ""
+
+    def config_of(self, base: QueueConfig) -> QueueConfig:
+        """``base`` (a queue's env configuration) with its live setting applied, if any."""
+        live = self.queues.get(base.name)
+        return base if live is None else base.with_live(live.mode, live.percentage)
 
 
 def _audit_key(queue: str) -> str:

@@ -155,13 +155,17 @@ class QueueRouter(AsyncLifecycle):
             config = self._queues[name] = self._base[name] = self.settings.queue(name)
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
             GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
-            for needed in {config.legacy, "temporal"}:
-                if needed not in self._backends:
-                    raise ConfigError(
-                        f"queue {name!r} needs a {needed!r} backend, but the router was given "
-                        f"only {', '.join(sorted(self._backends)) or 'none'}"
-                    )
+            missing = self._missing_backend(config)
+            if missing:
+                raise ConfigError(
+                    f"queue {name!r} needs a {missing!r} backend, but the router was given "
+                    f"only {', '.join(sorted(self._backends)) or 'none'}"
+                )
         return config
+
+    def _missing_backend(self, config: QueueConfig) -> str | None:
+        """A backend ``config`` routes to that this router was not given, if any."""
+        return next((b for b in (config.legacy, "temporal") if b not in self._backends), None)
 
     def _publish_guard(self) -> None:
         """``queue_router_guard_open`` of every queue follows this router's guard."""
@@ -171,11 +175,11 @@ class QueueRouter(AsyncLifecycle):
     def _apply_live(self, state: LiveState) -> None:
         """Swap in the live mode/percentage of every queue; no I/O, so ``route()`` stays pure."""
         for name, base in self._base.items():
-            live = state.queues.get(name)
-            config = base if live is None else base.with_live(live.mode, live.percentage)
-            if config.legacy not in self._backends:
+            config = state.config_of(base)
+            missing = self._missing_backend(config)
+            if missing:
                 self._log.warning(f"live:{name}", "live setting of %s ignored: no %r backend "
-                                  "here", name, config.legacy)  # fmt: skip
+                                  "here", name, missing)  # fmt: skip
                 config = base
             self._queues[name] = config
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
@@ -321,9 +325,8 @@ class QueueRouter(AsyncLifecycle):
                     self._share_guard(opened=False, reason="")
                 await self._memory.held(request.queue, request.job_id, placement)
         finally:
-            if admission is Admission.PROBE:
+            if admission is Admission.PROBE:  # the guard is open while probing: gauge stays 1
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
-                self._publish_guard()
         return _receipt(route, request, (placement,))
 
     async def _fall_back(

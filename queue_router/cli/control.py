@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from queue_router.cli.parsers import command
-from queue_router.config import QueueConfig, Settings
+from queue_router.config import Settings
 from queue_router.control import GUARD, LiveState, RuntimeControl, who
 from queue_router.errors import ConfigError
 from queue_router.routing import Mode
@@ -69,9 +69,8 @@ def _rows(settings: Settings, state: LiveState) -> list[dict[str, Any]]:
     guard_open = (state.guard_open_until or 0) > datetime.datetime.now().timestamp()
     rows = []
     for name in settings.queue_names():
-        base: QueueConfig = settings.queue(name)
         live = state.queues.get(name)
-        config = base if live is None else base.with_live(live.mode, live.percentage)
+        config = state.config_of(settings.queue(name))
         share = config.route("").percentage
         source, reason, updated = "env", "", None
         if live is not None:
