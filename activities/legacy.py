@@ -20,12 +20,14 @@ from rq.job import Job
 
 from queue_router.config import Settings
 from queue_router.errors import JobError, PermanentJobError
+from queue_router.evidence.ledger import Evidence
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import (
     default_registry,
     import_processor_modules,
     run_processor,
 )
+from queue_router.wiring import control_client
 from workflows.envelope import JobEnvelope, JobResult
 
 __all__ = ["attempt_of", "envelope_of", "run_rq_job"]
@@ -59,6 +61,7 @@ async def _run(envelope: JobEnvelope, attempt: int, settings: Settings) -> JobRe
         lease_ms=settings.worker.effect_lease_ms,
         ttl_s=settings.worker.effect_ttl_s,
     )
+    evidence = Evidence(control_client(settings))
     try:
         return await run_processor(
             default_registry,
@@ -67,9 +70,11 @@ async def _run(envelope: JobEnvelope, attempt: int, settings: Settings) -> JobRe
             runtime="rq",
             settings=settings,
             claims=claims,
+            evidence=evidence,
         )
     finally:
         await claims.aclose()
+        await evidence.aclose()
 
 
 def envelope_of(job: Job, data: Any) -> JobEnvelope:

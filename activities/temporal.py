@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from queue_router.config import Settings
 from queue_router.errors import PermanentJobError
+from queue_router.evidence.ledger import Evidence
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, run_processor
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
@@ -28,10 +29,12 @@ class ProcessorActivities:
         settings: Settings,
         claims: EffectClaims | None,
         registry: Registry = default_registry,
+        evidence: Evidence | None = None,
     ) -> None:
         self.settings = settings
         self.claims = claims
         self.registry = registry
+        self.evidence = evidence
 
     @activity.defn(name=RUN_PROCESSOR)
     async def run(self, envelope: JobEnvelope) -> JobResult:
@@ -43,6 +46,7 @@ class ProcessorActivities:
                 runtime="temporal",
                 settings=self.settings,
                 claims=self.claims,
+                evidence=self.evidence,
             )
         except PermanentJobError as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc

@@ -214,6 +214,7 @@ async def _start_request(
         options=request.options.to_bull(),
         shadow=request.shadow,
         enqueued_at_ms=request.timestamp_ms,
+        compare_within_s=request.compare_within_s,
     )
     start = StartWorkflowExecutionRequest(
         namespace=client.namespace,

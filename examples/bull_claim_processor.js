@@ -35,6 +35,10 @@ async function once(redis, queue, jobId, effect, action) {
       if (!(await redis.eval(COMPLETE, 1, key, owner, done, TTL_S))) {
         console.error(`effect ${key} outlived its lease; raise QUEUE_ROUTER_EFFECT_LEASE_MS`);
       }
+      // The index a shadow comparison reads: which effects this job's legacy run performed.
+      const index = `queue-router:effects:${queue}:${jobId}`;
+      await redis.sadd(index, effect);
+      await redis.expire(index, TTL_S);
       return { outcome: "performed", result };
     }
     const current = await redis.get(key);

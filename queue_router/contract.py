@@ -16,12 +16,13 @@ import it without pulling in the router, and the router never imports a backend.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from queue_router.receipts import JobOptions, Placement
+from queue_router.receipts import Backoff, JobOptions, Placement
 
 __all__ = ["AsyncLifecycle", "Backend", "EnqueueRequest"]
 
@@ -68,6 +69,25 @@ class EnqueueRequest:
     task_queue: str
     rq_function: str
     shadow: bool = False
+    compare_within_s: int = 0
+    """A shadow copy waits this long for the legacy job's outcome to compare with."""
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready, to write this very job again later (``reconcile``)."""
+        record = asdict(self)
+        del record["data"]  # ``data_json`` holds it, byte for byte
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> EnqueueRequest:
+        fields = dict(record)
+        options = dict(fields.pop("options"))
+        backoff = options.pop("backoff", None)
+        return cls(
+            **fields,
+            data=json.loads(fields["data_json"]),
+            options=JobOptions(**options, backoff=Backoff(**backoff) if backoff else None),
+        )
 
 
 class Backend(AsyncLifecycle, ABC):

@@ -8,7 +8,8 @@ message. While Redis is unreachable an instance keeps its last known state.
 
 Layout (all under ``queue-router:``):
 
-- ``control`` (hash): queue -> ``{"mode", "percentage", "reason", "by", "updated_at"}``;
+- ``control`` (hash): queue -> ``{"mode", "percentage", "reason", "by", "updated_at",
+  "source"}``;
   the field ``__guard__`` -> ``{"open_until_ms", "reason", "by", "updated_at"}``;
 - ``control:changed`` (pub/sub channel): a change was written, re-read;
 - ``audit:<queue>`` (stream, capped): every change with old and new value, reason, by.
@@ -62,6 +63,8 @@ class LiveSetting:
     reason: str
     by: str
     updated_at: float
+    source: str = "live"
+    """``live`` (an operator or a rollout step) or ``guard`` (a rollback by a check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +196,11 @@ class RuntimeControl:
 
     # --- writing --------------------------------------------------------------------
     async def set(
-        self, queue: str, *, mode: str | None, percentage: float | None, reason: str, by: str
-    ) -> LiveSetting:
+        self, queue: str, *, mode: str | None, percentage: float | None, reason: str, by: str,
+        source: str = "live",
+    ) -> LiveSetting:  # fmt: skip
         """Write a queue's live mode/percentage (unset ones keep their env value)."""
-        setting = LiveSetting(mode, percentage, reason, by, time.time())
+        setting = LiveSetting(mode, percentage, reason, by, time.time(), source)
         old = await self._redis.hget(CONTROL, queue)
         await self._redis.hset(CONTROL, queue, json.dumps(asdict(setting)))
         await self._audit(queue, old, asdict(setting), reason, by)

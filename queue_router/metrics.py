@@ -22,6 +22,7 @@ __all__ = [
     "JOB_SECONDS",
     "ROUTE_PERCENTAGE",
     "SHADOWS",
+    "SHADOW_COMPARISONS",
     "EnqueueOutcome",
 ]
 
@@ -46,6 +47,11 @@ FALLBACKS = Counter(
 SHADOWS = Counter(
     "queue_router_shadow",
     "Shadow copies, by result: started, ok, failed, dropped.",
+    ["queue", "result"],
+)
+SHADOW_COMPARISONS = Counter(
+    "queue_router_shadow_comparison",
+    "Shadow runs compared with their legacy job, by result: match, mismatch, ignored.",
     ["queue", "result"],
 )
 ROUTE_PERCENTAGE = Gauge(

@@ -35,6 +35,7 @@ from queue_router.errors import (
     NotEnqueuedError,
     QueueRouterError,
 )
+from queue_router.evidence.ledger import Evidence
 from queue_router.guard import Admission, RollbackGuard
 from queue_router.logsummary import LogSummary
 from queue_router.metrics import (
@@ -84,6 +85,7 @@ class QueueRouter(AsyncLifecycle):
         backends: Mapping[str, Backend] | None = None,
         memory: PlacementMemory | None = None,
         control: RuntimeControl | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         if backends is None:
@@ -96,6 +98,8 @@ class QueueRouter(AsyncLifecycle):
             backends = backends_from_settings(self.settings)
             memory = memory or memory_from_settings(self.settings)
             control = control or RuntimeControl(control_client(self.settings))
+            evidence = evidence or Evidence(control_client(self.settings))
+        self._evidence = evidence
         self._backends = dict(backends)
         self._memory = memory or PlacementMemory()
         self._control = control
@@ -109,6 +113,7 @@ class QueueRouter(AsyncLifecycle):
         self._shadow = ShadowRunner(
             max_in_flight=routing.shadow_max_in_flight,
             timeout_s=self.settings.temporal.temporal_rpc_timeout_ms / 1000 * 2,
+            evidence=evidence,
         )
         self._log = LogSummary(log)
         self._guard = RollbackGuard(
@@ -148,6 +153,8 @@ class QueueRouter(AsyncLifecycle):
         await self._memory.aclose()
         if self._control is not None:
             await self._control.aclose()
+        if self._evidence is not None:
+            await self._evidence.aclose()
 
     def _queue(self, name: str) -> QueueConfig:
         config = self._queues.get(name)
@@ -262,7 +269,7 @@ class QueueRouter(AsyncLifecycle):
             receipt = await self._single(route, request, config)
         if route.shadow is not None:
             backend = self._backends[route.shadow]
-            shadow_request = replace(request, shadow=True)
+            shadow_request = replace(request, shadow=True, compare_within_s=config.shadow.within_s)
             start = functools.partial(backend.enqueue, shadow_request)
             started = self._shadow.submit(queue, job_id, start)
             receipt = replace(receipt, shadow_started=started)
@@ -393,7 +400,9 @@ class QueueRouter(AsyncLifecycle):
             error = f"{kind}: {outcome}"
             failed.append(Placement(backend=name, job_id=request.job_id, error=error))
             log.error("dual-write of job %s: %s side %s: %s", request.job_id, name, kind, outcome)
-        if held:
+        if held:  # the caller gets a receipt: the missing side is repaired later
+            for missing in failed:
+                await self._remember_for_repair(request, missing.backend, missing.error or "")
             return _receipt(route, request, tuple(held), failures=tuple(failed))
         if all(isinstance(e, NotEnqueuedError) for e in errors):
             raise BackendUnavailable(
@@ -402,6 +411,18 @@ class QueueRouter(AsyncLifecycle):
         raise EnqueueOutcomeUnknown(
             "dual", request.job_id, "; ".join(str(e) for e in errors), cause=errors[0]
         ) from errors[0]
+
+    async def _remember_for_repair(self, request: EnqueueRequest, side: str, error: str) -> None:
+        """Record a dual-write side that failed, for ``queue-router reconcile``."""
+        if self._evidence is None:
+            return
+        try:
+            await self._evidence.record_dual_failure(
+                request.queue, request.job_id, side, error, request.to_record()
+            )
+        except (RedisError, OSError) as exc:  # the log line above is then all there is
+            log.error("dual-write failure of job %s (%s side) not recorded for reconcile: %s",
+                      request.job_id, side, exc)  # fmt: skip
 
 
 def _receipt(

@@ -130,11 +130,13 @@ def decide(
     percentage: float,
     legacy: str,
     bucketing: Bucketing = DEFAULT_BUCKETING,
+    shadow_percentage: float = 100.0,
 ) -> Route:
     """The route of ``key`` on ``queue``; no I/O, so a checker can recompute it offline.
 
     ``legacy`` is the queue's legacy backend name (``bull`` or ``rq``). In dual mode the
-    primary is legacy until the queue is at 100%, then Temporal.
+    primary is legacy until the queue is at 100%, then Temporal. In shadow mode only the
+    keys below ``shadow_percentage`` (same bucketing) get a shadow copy.
     """
     b, to_temporal = bucketing.place(key, percentage)
     how = bucketing.strategy
@@ -153,6 +155,7 @@ def decide(
             return Route(queue, key, mode, b, 0.0, primary=legacy, secondary="temporal",
                          bucketing=how)  # fmt: skip
         case Mode.SHADOW:
-            return Route(queue, key, mode, b, 0.0, primary=legacy, shadow="temporal",
-                         bucketing=how)  # fmt: skip
+            _, sampled = bucketing.place(key, shadow_percentage)
+            return Route(queue, key, mode, b, 0.0, primary=legacy,
+                         shadow="temporal" if sampled else None, bucketing=how)  # fmt: skip
     raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover

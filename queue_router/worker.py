@@ -21,16 +21,18 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from activities.shadow import ShadowActivities
 from activities.temporal import ProcessorActivities
 from queue_router.config import Settings
 from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
+from queue_router.evidence.ledger import Evidence
 from queue_router.metrics_server import MetricsServer, loopback_port, sdk_runtime
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, import_processor_modules
 from queue_router.redact import redact_url
 from queue_router.redis_client import tls_kwargs
-from queue_router.wiring import api_key, tls_config
+from queue_router.wiring import api_key, control_client, tls_config
 from workflows import ALL_WORKFLOWS
 
 __all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
@@ -110,14 +112,16 @@ async def run_worker(
         lease_ms=settings.worker.effect_lease_ms,
         ttl_s=settings.worker.effect_ttl_s,
     )
-    activities = ProcessorActivities(settings, claims, registry)
+    shared = control_client(settings)  # legacy lookups and the rollout figures
+    activities = ProcessorActivities(settings, claims, registry, Evidence(shared))
+    shadow = ShadowActivities(settings, shared)
     with _collector_paused():  # workflows are validated in the sandbox right here
         workers = [
             Worker(
                 client,
                 task_queue=queue,
                 workflows=ALL_WORKFLOWS,
-                activities=[activities.run],
+                activities=[activities.run, shadow.compare],
                 max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
                 max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
                 build_id=settings.worker.temporal_worker_build_id,
@@ -143,6 +147,7 @@ async def run_worker(
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*running, return_exceptions=True)
         await claims.aclose()
+        await shared.aclose()
         if metrics is not None:
             metrics.close()
     log.info("worker stopped")

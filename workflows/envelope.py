@@ -11,10 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["RUN_PROCESSOR", "EffectRecord", "JobEnvelope", "JobResult", "workflow_id"]
+__all__ = [
+    "COMPARE_SHADOW",
+    "RUN_PROCESSOR",
+    "EffectRecord",
+    "JobEnvelope",
+    "JobResult",
+    "ShadowCheck",
+    "workflow_id",
+]
 
 RUN_PROCESSOR = "queue_router.run_processor"
 """The one activity type workflows run: the job queue's registered processor."""
+COMPARE_SHADOW = "queue_router.compare_shadow"
+"""The activity a shadow run asks, until it has an answer, how it compares with legacy."""
 
 
 @dataclass
@@ -28,6 +38,9 @@ class JobEnvelope:
     shadow: bool = False
     """A shadow run must not perform side effects; it records what it would have done."""
     enqueued_at_ms: int = 0
+    compare_within_s: int = 0
+    """A shadow run waits this long for the legacy job's outcome to compare with (0: no
+    comparison)."""
 
 
 EffectOutcome = Literal["performed", "replayed", "suppressed"]
@@ -66,3 +79,20 @@ def workflow_id(queue: str, job_id: str, *, shadow: bool = False) -> str:
     """
     base = f"{queue}/{job_id}"
     return f"shadow/{base}" if shadow else base
+
+
+@dataclass
+class ShadowCheck:
+    """What a shadow run did (or failed with), to compare with the legacy job's outcome.
+
+    ``final``: the wait is over; a legacy job still unfinished is then ``ignored``.
+    """
+
+    queue: str
+    job_id: str
+    state: Literal["completed", "failed"]
+    value: Any = None
+    error: str = ""
+    effects: list[str] = field(default_factory=list)
+    """Names of the effects the shadow run would have performed."""
+    final: bool = False

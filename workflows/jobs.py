@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
 from workflows.retry import retry_policy, run_timeout
+from workflows.shadow import run_shadow
 
 __all__ = ["JobWorkflow", "run_job", "run_step"]
 
@@ -60,4 +61,6 @@ class JobWorkflow:
                 non_retryable=True,
             )
         envelope = workflow.payload_converter().from_payload(args[0].payload, JobEnvelope)
+        if envelope.shadow and envelope.compare_within_s > 0 and workflow.patched("shadow-compare"):
+            return await run_shadow(envelope, run_job)
         return await run_job(envelope)

@@ -4,6 +4,8 @@ Commands:
     config   the resolved mode, percentage and workflow of every queue (from env vars)
     route    where a routing key goes on a queue now, with its bucket
     set / status / audit   steer a rollout live (every router instance within 2 s)
+    shadow-report / rollout / reconcile   decide a rollout by evidence: shadow comparison,
+               a controller that steps up or rolls back by itself, dual-write repair
     demo     enqueue jobs on real Redis + Temporal and print where they went
     worker     run the Temporal worker: the job workflow, pattern workflows, processors
     rq-worker  run an RQ worker for the legacy path, with the same processors
@@ -24,12 +26,12 @@ from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from queue_router.cli import control, migration, ops, routing, workers
+from queue_router.cli import control, migration, ops, rollout, routing, workers
 from queue_router.diagnose import short_reason
 from queue_router.errors import QueueRouterError
 from queue_router.redact import redact_url
 
-COMMANDS = (routing, control, workers, migration, ops)
+COMMANDS = (routing, control, rollout, workers, migration, ops)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
 
 

@@ -74,7 +74,7 @@ def _rows(settings: Settings, state: LiveState) -> list[dict[str, Any]]:
         share = config.route("").percentage
         source, reason, updated = "env", "", None
         if live is not None:
-            source, reason, updated = "live", live.reason, live.updated_at
+            source, reason, updated = live.source, live.reason, live.updated_at
         if guard_open and share > 0:  # its Temporal share goes to legacy now
             source, reason, share = "guard", state.guard_reason, 0.0
         rows.append({

@@ -8,14 +8,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, Route, decide
 
-__all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride"]
+__all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride", "ShadowPolicy"]
 
 Percentage = Annotated[float, Field(ge=0, le=100, multiple_of=0.01)]
 
@@ -93,6 +93,45 @@ class QueueOverride(BaseModel):
     job_name: str | None = None
     default_job_options: DefaultJobOptions | None = None
     bucketing: BucketingOverride | None = None
+    shadow_percentage: Percentage | None = None
+    compare: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$")
+    compare_ignore: list[str] | None = None
+    compare_effects: bool | None = None
+    compare_within_s: int | None = Field(None, ge=0, le=7 * 24 * 3600)
+
+    def shadow_policy(self) -> ShadowPolicy:
+        defaults = ShadowPolicy()
+        return ShadowPolicy(
+            percentage=_given(self.shadow_percentage, defaults.percentage),
+            compare=self.compare,
+            ignore=tuple(self.compare_ignore or ()),
+            effects=_given(self.compare_effects, defaults.effects),
+            within_s=_given(self.compare_within_s, defaults.within_s),
+        )
+
+
+T = TypeVar("T")
+
+
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowPolicy:
+    """Which keys a shadow-mode queue copies to Temporal, and how runs are compared."""
+
+    percentage: float = 100.0
+    """Only keys whose bucket is below this share are shadowed (the same keys every time)."""
+    compare: str | None = None
+    """``module:function(legacy, shadow) -> bool``; JSON equality when unset."""
+    ignore: tuple[str, ...] = ()
+    """Keys dropped (at any depth) before the default comparison, e.g. ``generated_at``."""
+    effects: bool = True
+    """Compare the effects each side performed; off for legacy processors that do not
+    record theirs through the claim protocol."""
+    within_s: int = 3600
+    """How long a shadow run waits for its legacy job to finish before ``ignored``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +148,7 @@ class QueueConfig:
     job_name: str
     defaults: JobOptions
     bucketing: Bucketing = DEFAULT_BUCKETING
+    shadow: ShadowPolicy = ShadowPolicy()
 
     def with_live(self, mode: str | None, percentage: float | None) -> QueueConfig:
         """This queue with a live mode and/or percentage applied over its env values."""
@@ -122,4 +162,5 @@ class QueueConfig:
         return decide(
             queue=self.name, key=key, mode=self.mode, percentage=self.percentage,
             legacy=self.legacy, bucketing=self.bucketing,
+            shadow_percentage=self.shadow.percentage,
         )  # fmt: skip

@@ -180,6 +180,7 @@ class Settings:
             job_name=override.job_name or "__default__",
             defaults=(override.default_job_options or _NO_DEFAULTS).job_options(),
             bucketing=override.bucketing.bucketing() if override.bucketing else DEFAULT_BUCKETING,
+            shadow=override.shadow_policy(),
         )
 
     def task_queues(self) -> list[str]:

@@ -89,6 +89,8 @@ class JobContext:
             raise JobError(f"queue {self.queue!r}: effect {name!r} needs a claim store")
         key = effect_key(self.queue, self.job_id, name)
         performed, result = await self.claims.run_once(key, action)
+        if performed:
+            await self.claims.note_performed(self.queue, self.job_id, name)
         outcome: Literal["performed", "replayed"] = "performed" if performed else "replayed"
         self.effects.append(EffectRecord(name, description, outcome, result))
         EFFECTS.labels(self.queue, outcome).inc()

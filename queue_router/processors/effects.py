@@ -14,6 +14,9 @@ claims", and ``examples/bull_claim_processor.js``):
   written only if the key still holds the writer's own pending claim
   (``effect_complete.lua``)
 * failed effect: the owner deletes its own claim (``effect_release.lua``) so a retry can act
+* index: the performer then adds the effect's name to the set
+  ``queue-router:effects:<queue>:<job_id>`` (same TTL), so a shadow comparison knows
+  which effects the legacy run performed without scanning keys
 
 A run that finds a pending claim waits for it to become done or to vanish (released, or
 its lease expired); if it stays pending past the wait, ``EffectInProgress`` asks for a
@@ -37,7 +40,7 @@ import redis.asyncio as aioredis
 from queue_router.errors import EffectInProgress
 from queue_router.redis_client import AsyncRedis, RedisTLS, async_client
 
-__all__ = ["EffectClaims", "effect_key"]
+__all__ = ["EffectClaims", "effect_key", "effects_index_key"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +53,10 @@ _RELEASE = (_SCRIPTS / "effect_release.lua").read_text()
 
 def effect_key(queue: str, job_id: str, effect: str) -> str:
     return f"queue-router:effect:{queue}:{job_id}:{effect}"
+
+
+def effects_index_key(queue: str, job_id: str) -> str:
+    return f"queue-router:effects:{queue}:{job_id}"
 
 
 def _now_ms() -> int:
@@ -103,6 +110,15 @@ class EffectClaims:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+    async def note_performed(self, queue: str, job_id: str, effect: str) -> None:
+        """Index a performed effect under its job; a lost note only blurs a comparison."""
+        index = effects_index_key(queue, job_id)
+        try:
+            await self._redis.sadd(index, effect)
+            await self._redis.expire(index, self.ttl_s)
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+            log.warning("effect %s of job %s on %s: not indexed (%s)", effect, job_id, queue, exc)
 
     async def run_once(self, key: str, action: Callable[[], Awaitable[T]]) -> tuple[bool, T | Any]:
         """Run ``action`` unless another run already did; returns (performed, result).

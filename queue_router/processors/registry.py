@@ -9,6 +9,7 @@ Bull does not rewrite its processors.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import time
@@ -16,8 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from queue_router.config import Settings
 from queue_router.errors import ConfigError, PermanentJobError, ProcessorNotRegistered
+from queue_router.evidence.ledger import Evidence
 from queue_router.metrics import JOB_SECONDS, JOBS
 from queue_router.processors.context import JobContext, Runtime
 from queue_router.processors.effects import EffectClaims
@@ -33,6 +37,7 @@ __all__ = [
 ]
 
 Processor = Callable[[JobContext], Awaitable[Any]]
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -84,11 +89,14 @@ async def run_processor(
     runtime: Runtime,
     settings: Settings,
     claims: EffectClaims | None,
+    evidence: Evidence | None = None,
 ) -> JobResult:
     """Run the queue's processor on one job; the single code path of every runtime.
 
     Counted in ``queue_router_job_total``: ``completed``; ``retried`` for a failure that
     the job's ``attempts`` will retry; ``failed`` for the last attempt or a permanent error.
+    A finished job (completed or failed for good, not a shadow run) is also written to
+    ``evidence``, the figures the rollout controller compares.
     """
     func = registry.get(envelope.queue)
     job = JobContext.from_envelope(
@@ -106,8 +114,11 @@ async def run_processor(
             outcome = "retried"
         raise
     finally:
-        JOB_SECONDS.labels(envelope.queue, runtime).observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        JOB_SECONDS.labels(envelope.queue, runtime).observe(seconds)
         JOBS.labels(envelope.queue, runtime, outcome).inc()
+        if evidence is not None and outcome != "retried" and not envelope.shadow:
+            await _record_run(evidence, envelope.queue, runtime, outcome == "completed", seconds)
     return JobResult(
         queue=envelope.queue,
         job_id=envelope.job_id,
@@ -116,6 +127,16 @@ async def run_processor(
         attempt=attempt,
         effects=job.effects,
     )
+
+
+async def _record_run(
+    evidence: Evidence, queue: str, runtime: str, ok: bool, seconds: float
+) -> None:
+    """A lost record thins the controller's sample; it never fails the job."""
+    try:
+        await evidence.record_run(queue, runtime, ok=ok, seconds=seconds)
+    except (RedisError, OSError) as exc:
+        log.warning("job run on %s not recorded for the rollout figures: %s", queue, exc)
 
 
 def import_processor_modules(modules: Iterable[str], paths: Iterable[str] = ()) -> None:
