@@ -5,6 +5,7 @@
 //
 // Usage: node bull_claim_processor.js <redisUrl> [prefix=bull] [queue=email-send] [count]
 // With a count it exits after that many jobs (handy in scripts); without, it runs on.
+// Your own processor can `require` this file and use `once` (see module.exports).
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
@@ -55,22 +56,27 @@ async function sendEmail(queue, job) {
   return { message_id: `<${job.id}.${queue}@node>`, to: [job.data.to] };
 }
 
-const [redisUrl, prefix = "bull", queueName = "email-send", countText] = process.argv.slice(2);
-const queue = new Queue(queueName, redisUrl, { prefix });
-let done = 0;
+function main() {
+  const [redisUrl, prefix = "bull", queueName = "email-send", countText] = process.argv.slice(2);
+  const queue = new Queue(queueName, redisUrl, { prefix });
+  let done = 0;
 
-queue.process(async (job) => {
-  const { outcome, result } = await once(queue.client, queueName, job.id, "send", () =>
-    sendEmail(queueName, job),
-  );
-  process.stdout.write(JSON.stringify({ id: job.id, outcome, result }) + "\n");
-  return result;
-});
+  queue.process(async (job) => {
+    const { outcome, result } = await once(queue.client, queueName, job.id, "send", () =>
+      sendEmail(queueName, job),
+    );
+    process.stdout.write(JSON.stringify({ id: job.id, outcome, result }) + "\n");
+    return result;
+  });
 
-queue.on("completed", async () => {
-  done += 1;
-  if (countText && done >= Number(countText)) {
-    await queue.close();
-    process.exit(0);
-  }
-});
+  queue.on("completed", async () => {
+    done += 1;
+    if (countText && done >= Number(countText)) {
+      await queue.close();
+      process.exit(0);
+    }
+  });
+}
+
+module.exports = { once };
+if (require.main === module) main();

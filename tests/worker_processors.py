@@ -7,7 +7,10 @@ worker process.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -55,3 +58,30 @@ async def render_invoice(job: JobContext) -> dict[str, str]:
     """The README's custom queue: not in the catalogue, its own workflow type."""
     _record(job, "run")
     return {"invoice": f"INV-{job.data['order']}", "runtime": job.runtime}
+
+
+@processor("calc")
+async def calc(job: JobContext) -> dict[str, Any]:
+    """The Python twin of tests/interop/bull_calc_worker.js; the data's flags make it
+    differ under Temporal only, as a migration bug would:
+
+    - ``temporal_factor``: the total is ``n * factor`` instead of ``n * 2``;
+    - ``temporal_skips_send``: does not send although ``send`` is set;
+    - ``temporal_fails``: fails for good; ``temporal_sleep_s``: sleeps that long first.
+    """
+    data, temporal = job.data, job.runtime == "temporal"
+    if temporal and data.get("temporal_sleep_s"):
+        await asyncio.sleep(float(data["temporal_sleep_s"]))
+    if temporal and data.get("temporal_fails"):
+        raise PermanentJobError("calc is broken under Temporal")
+    if data.get("send") and not (temporal and data.get("temporal_skips_send")):
+        await job.effect("send", f"send to {data.get('to')}", _sent(data.get("to")))
+    factor = int(data.get("temporal_factor", 2)) if temporal else 2
+    return {"total": int(data["n"]) * factor, "generated_at": time.time()}
+
+
+def _sent(to: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    async def send() -> dict[str, Any]:
+        return {"to": to}
+
+    return send
