@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import time
+from dataclasses import asdict
 from typing import Any
 
 import redis
@@ -160,7 +161,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     repairs = asyncio.run(run())
     if args.json:
-        print(json.dumps([r.__dict__ | {"ok": r.ok} for r in repairs], indent=2))
+        print(json.dumps([asdict(r) | {"ok": r.ok} for r in repairs], indent=2))
     elif not repairs:
         print(f"{args.queue}: nothing to reconcile")
     return 0 if all(r.ok for r in repairs) else 1
