@@ -24,8 +24,9 @@ from queue_router.cli.parsers import command
 from queue_router.config import Settings
 from queue_router.contract import EnqueueRequest
 from queue_router.errors import ConfigError
-from queue_router.evidence.controller import RolloutController, json_line, text_line
+from queue_router.evidence.controller import Ramp, json_line, text_line
 from queue_router.evidence.ledger import Evidence
+from queue_router.evidence.queue_ramp import QueueRamp
 from queue_router.evidence.reconcile import Repair, reconcile
 from queue_router.evidence.rollout import Thresholds
 from queue_router.redis_client import tls_kwargs
@@ -103,11 +104,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     async def run() -> int:
         client = control_client(settings)
         try:
-            controller = RolloutController(
-                settings, args.queue, args.steps, args.every, limits, client,
+            ramp = Ramp(
+                QueueRamp(settings, args.queue, client), args.steps, args.every, limits, client,
                 dry_run=args.dry_run, emit=lambda event: print(render(event), flush=True),
             )  # fmt: skip
-            return await controller.run()
+            return await ramp.run()
         finally:
             await client.aclose()
 

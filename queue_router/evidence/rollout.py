@@ -50,39 +50,44 @@ class Assessment:
 
 
 def assess(
-    temporal: RunStats,
-    legacy: RunStats,
+    new: RunStats,
+    old: RunStats,
     shadow: ShadowCounts,
     *,
     guard_open: bool,
     limits: Thresholds,
+    names: tuple[str, str] = ("temporal", "legacy"),
 ) -> Assessment:
+    """Judge the ``new`` side (Temporal, a new build) against the ``old`` one."""
+    a, b = names
     figures = {
-        "temporal_jobs": float(temporal.jobs), "legacy_jobs": float(legacy.jobs),
-        "temporal_error_rate": temporal.error_rate, "legacy_error_rate": legacy.error_rate,
-        "temporal_p99_ms": temporal.p99_ms, "legacy_p99_ms": legacy.p99_ms,
-        "shadow_compared": float(shadow.compared), "mismatch_rate": shadow.mismatch_rate,
+        f"{a}_jobs": float(new.jobs), f"{b}_jobs": float(old.jobs),
+        f"{a}_error_rate": new.error_rate, f"{b}_error_rate": old.error_rate,
+        f"{a}_p99_ms": new.p99_ms, f"{b}_p99_ms": old.p99_ms,
     }  # fmt: skip
+    if shadow.compared:
+        figures |= {"shadow_compared": float(shadow.compared),
+                    "mismatch_rate": shadow.mismatch_rate}  # fmt: skip
     if guard_open:
         return Assessment("trip", ["the enqueue rollback guard is open"], figures)
-    if temporal.jobs < limits.min_samples or legacy.jobs < limits.min_samples:
+    if new.jobs < limits.min_samples or old.jobs < limits.min_samples:
         return Assessment("wait", [
-            f"too few jobs to judge: temporal {temporal.jobs}, legacy {legacy.jobs} "
+            f"too few jobs to judge: {a} {new.jobs}, {b} {old.jobs} "
             f"(--min-samples {limits.min_samples})"
         ], figures)  # fmt: skip
     tripped = []
-    allowed_errors = max(limits.max_error_ratio * legacy.error_rate, limits.error_floor)
-    if temporal.error_rate > allowed_errors:
+    allowed_errors = max(limits.max_error_ratio * old.error_rate, limits.error_floor)
+    if new.error_rate > allowed_errors:
         tripped.append(
-            f"error rate: temporal {temporal.error_rate:.2%} > {allowed_errors:.2%} "
-            f"(legacy {legacy.error_rate:.2%} x {limits.max_error_ratio:g}, "
+            f"error rate: {a} {new.error_rate:.2%} > {allowed_errors:.2%} "
+            f"({b} {old.error_rate:.2%} x {limits.max_error_ratio:g}, "
             f"floor {limits.error_floor:.2%})"
         )
-    allowed_p99 = max(limits.max_p99_ratio * legacy.p99_ms, limits.p99_floor_ms)
-    if temporal.p99_ms > allowed_p99:
+    allowed_p99 = max(limits.max_p99_ratio * old.p99_ms, limits.p99_floor_ms)
+    if new.p99_ms > allowed_p99:
         tripped.append(
-            f"p99: temporal {temporal.p99_ms:.0f} ms > {allowed_p99:.0f} ms "
-            f"(legacy {legacy.p99_ms:.0f} ms x {limits.max_p99_ratio:g}, "
+            f"p99: {a} {new.p99_ms:.0f} ms > {allowed_p99:.0f} ms "
+            f"({b} {old.p99_ms:.0f} ms x {limits.max_p99_ratio:g}, "
             f"floor {limits.p99_floor_ms:g} ms)"
         )
     if shadow.compared and shadow.mismatch_rate > limits.max_mismatch_rate:
