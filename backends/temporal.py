@@ -231,6 +231,8 @@ async def _start_request(
     start.input.payloads.extend(await converter.encode([envelope]))
     memo: dict[str, Any] = {"queue": request.queue, "job_id": request.job_id}
     memo["shadow"] = request.shadow
+    if request.versioning is not None:  # read by the job workflow's dynamic config
+        memo["versioning"] = request.versioning
     for key, value in memo.items():
         start.memo.fields[key].CopyFrom((await converter.encode([value]))[0])
     if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``

@@ -71,6 +71,8 @@ class EnqueueRequest:
     shadow: bool = False
     compare_within_s: int = 0
     """A shadow copy waits this long for the legacy job's outcome to compare with."""
+    versioning: str | None = None
+    """``pinned`` or ``auto_upgrade`` for the job workflow on a versioned worker."""
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready, to write this very job again later (``reconcile``)."""

@@ -230,6 +230,12 @@ class RuntimeControl:
             await self._audit(GUARD, old, None, reason, by)
             await self._redis.publish(CHANGED, GUARD)
 
+    async def record(
+        self, subject: str, old: dict[str, Any], new: dict[str, Any], reason: str, by: str
+    ) -> None:
+        """Audit a change made elsewhere (a worker build ramp in Temporal) beside ours."""
+        await self._audit(subject, json.dumps(old), new, reason, by)
+
     async def _audit(
         self, queue: str, old: Any, new: dict[str, Any] | None, reason: str, by: str
     ) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "ROUTE_PERCENTAGE",
     "SHADOWS",
     "SHADOW_COMPARISONS",
+    "WORKER_RAMP",
     "EnqueueOutcome",
 ]
 
@@ -53,6 +54,11 @@ SHADOW_COMPARISONS = Counter(
     "queue_router_shadow_comparison",
     "Shadow runs compared with their legacy job, by result: match, mismatch, ignored.",
     ["queue", "result"],
+)
+WORKER_RAMP = Counter(
+    "queue_router_worker_ramp",
+    "Worker build ramp changes (worker-ramp), by event: step, promoted, rolled_back.",
+    ["deployment", "event"],
 )
 ROUTE_PERCENTAGE = Gauge(
     "queue_router_route_percentage",

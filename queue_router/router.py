@@ -261,6 +261,7 @@ class QueueRouter(AsyncLifecycle):
             workflow_type=config.workflow_type,
             task_queue=config.task_queue,
             rq_function=config.rq_function,
+            versioning=config.versioning,
         )
         route = config.route(key if key is not None else job_id)
         if route.secondary is not None:

@@ -13,13 +13,15 @@ import gc
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import redis
 from rq import Worker as RQWorker
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.shadow import ShadowActivities
 from activities.temporal import ProcessorActivities
@@ -124,7 +126,7 @@ async def run_worker(
                 activities=[activities.run, shadow.compare],
                 max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
                 max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
-                build_id=settings.worker.temporal_worker_build_id,
+                **_versioning(settings),
                 graceful_shutdown_timeout=timedelta(
                     milliseconds=settings.worker.worker_shutdown_grace_ms
                 ),
@@ -151,6 +153,27 @@ async def run_worker(
         if metrics is not None:
             metrics.close()
     log.info("worker stopped")
+
+
+def _versioning(settings: Settings) -> dict[str, Any]:
+    """Worker Deployment versioning with a deployment name, else the plain build id.
+
+    Versioned, each workflow type declares how it follows new builds: the job workflows
+    auto-upgrade (they run for minutes), approval and alert workflows stay pinned to the
+    build they started on (they wait for days); auto-upgrade is the default for any other.
+    """
+    worker = settings.worker
+    if worker.temporal_worker_deployment_name is None:
+        return {"build_id": worker.temporal_worker_build_id}
+    assert worker.temporal_worker_build_id is not None  # the settings insist
+    version = WorkerDeploymentVersion(
+        worker.temporal_worker_deployment_name, worker.temporal_worker_build_id
+    )
+    config = WorkerDeploymentConfig(
+        version=version, use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )  # fmt: skip
+    return {"deployment_config": config}
 
 
 def run_rq_worker(

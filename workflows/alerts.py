@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 from workflows.jobs import run_step
 
@@ -47,7 +48,7 @@ class AlertStatus:
     last_value: Any = None
 
 
-@workflow.defn(name="alertEvaluation")
+@workflow.defn(name="alertEvaluation", versioning_behavior=VersioningBehavior.PINNED)
 class AlertWorkflow:
     @workflow.init
     def __init__(self, alert: AlertInput) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 from workflows.jobs import run_step
 
@@ -135,7 +136,7 @@ class _Approval:
         return self._status
 
 
-@workflow.defn(name="approvalWithEscalation")
+@workflow.defn(name="approvalWithEscalation", versioning_behavior=VersioningBehavior.PINNED)
 class ApprovalWorkflow(_Approval):
     """Asks ``approver``; after ``escalate_after_s`` without a decision asks ``escalate_to``."""
 
@@ -152,7 +153,7 @@ class ApprovalWorkflow(_Approval):
         return self._finish()
 
 
-@workflow.defn(name="approval")
+@workflow.defn(name="approval", versioning_behavior=VersioningBehavior.PINNED)
 class SimpleApprovalWorkflow(_Approval):
     """One approver; expires after ``expire_after_s`` if set."""
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
+from temporalio.common import RawValue, VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
@@ -50,7 +50,19 @@ async def run_step(
 
 @workflow.defn(dynamic=True)
 class JobWorkflow:
-    """Every queue's job workflow: takes a ``JobEnvelope``, returns a ``JobResult``."""
+    """Every queue's job workflow: takes a ``JobEnvelope``, returns a ``JobResult``.
+
+    On a versioned worker (Worker Deployments) a job workflow runs for minutes, so it
+    auto-upgrades to the current build by default; a queue configured with
+    ``"versioning": "pinned"`` gets its workflows pinned (the router writes it in the
+    memo, read here before the run starts).
+    """
+
+    @workflow.dynamic_config
+    def versioning(self) -> workflow.DynamicWorkflowConfig:
+        pinned = workflow.memo_value("versioning", "auto_upgrade", type_hint=str) == "pinned"
+        behavior = VersioningBehavior.PINNED if pinned else VersioningBehavior.AUTO_UPGRADE
+        return workflow.DynamicWorkflowConfig(versioning_behavior=behavior)
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> JobResult:

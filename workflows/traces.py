@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 from workflows.envelope import JobResult
@@ -40,7 +41,7 @@ class TraceResult:
     warnings: list[str] = field(default_factory=list)
 
 
-@workflow.defn(name="tracePipeline")
+@workflow.defn(name="tracePipeline", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class TraceWorkflow:
     @workflow.run
     async def run(self, trace: TraceInput) -> TraceResult:

@@ -8,6 +8,7 @@ Commands:
                a controller that steps up or rolls back by itself, dual-write repair
     demo     enqueue jobs on real Redis + Temporal and print where they went
     worker     run the Temporal worker: the job workflow, pattern workflows, processors
+    worker-ramp  ramp a new worker build of a Worker Deployment, by evidence
     rq-worker  run an RQ worker for the legacy path, with the same processors
     migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
     rollback   stop migrated workflows and put their jobs back, from the ledger
@@ -26,12 +27,12 @@ from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from queue_router.cli import control, migration, ops, rollout, routing, workers
+from queue_router.cli import control, deployments, migration, ops, rollout, routing, workers
 from queue_router.diagnose import short_reason
 from queue_router.errors import QueueRouterError
 from queue_router.redact import redact_url
 
-COMMANDS = (routing, control, rollout, workers, migration, ops)
+COMMANDS = (routing, control, rollout, workers, deployments, migration, ops)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
 
 

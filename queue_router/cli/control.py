@@ -112,7 +112,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    if args.queue != GUARD:
+    if args.queue != GUARD and not args.queue.startswith("deployment:"):
         settings.queue(args.queue)
 
     async def read() -> list[dict[str, Any]]:
@@ -151,5 +151,5 @@ def register(sub: Any) -> None:
     audit = command(sub, "audit", cmd_audit,
                     "every live change of a queue: when, old -> new, why, by whom",
                     "queue-router audit email-send --json")  # fmt: skip
-    audit.add_argument("queue")
+    audit.add_argument("queue", help="a queue, __guard__, or deployment:<name> (worker-ramp)")
     audit.add_argument("--limit", type=int, default=100, help="latest N changes")

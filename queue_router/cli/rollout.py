@@ -34,7 +34,7 @@ from queue_router.wiring import backends_from_settings, control_client
 from queue_router.worker import connect_worker_client
 from workflows.envelope import workflow_id
 
-__all__ = ["duration", "register"]
+__all__ = ["add_ramp_arguments", "duration", "register", "thresholds"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -97,8 +97,7 @@ def cmd_shadow_report(args: argparse.Namespace) -> int:
 def cmd_rollout(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.queue(args.queue)
-    limits = Thresholds(args.max_error_ratio, args.max_p99_ratio, args.max_mismatch_rate,
-                        args.min_samples, args.error_floor, args.p99_floor_ms)  # fmt: skip
+    limits = thresholds(args)
     render = json_line if args.json else text_line
 
     async def run() -> int:
@@ -183,6 +182,26 @@ def _repair_line(repair: Repair) -> str:
     return f"{repair.job_id}: {repair.missing} side {repair.action} {repair.detail}".rstrip()
 
 
+def add_ramp_arguments(parser: argparse.ArgumentParser, default_steps: list[float]) -> None:
+    """The steps, interval and health limits every ramp (queue or worker build) takes."""
+    parser.add_argument("--steps", type=_steps, default=default_steps)
+    parser.add_argument("--every", type=duration, default=600.0, metavar="DURATION")
+    parser.add_argument("--max-error-ratio", type=float, default=2.0)
+    parser.add_argument("--max-p99-ratio", type=float, default=5.0)
+    parser.add_argument("--min-samples", type=int, default=50, help="jobs on each side")
+    parser.add_argument("--error-floor", type=float, default=0.01,
+                        help="error rate always allowed (0.01 = 1%%)")  # fmt: skip
+    parser.add_argument("--p99-floor-ms", type=float, default=50.0,
+                        help="p99 always allowed, in ms")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="print decisions, change nothing")
+
+
+def thresholds(args: argparse.Namespace) -> Thresholds:
+    return Thresholds(args.max_error_ratio, args.max_p99_ratio,
+                      getattr(args, "max_mismatch_rate", 0.01), args.min_samples,
+                      args.error_floor, args.p99_floor_ms)  # fmt: skip
+
+
 def register(sub: Any) -> None:
     report = command(sub, "shadow-report", cmd_shadow_report,
                      "shadow comparisons of a queue: matched, mismatched, ignored, dropped",
@@ -194,17 +213,8 @@ def register(sub: Any) -> None:
                    "step a queue's Temporal share up while healthy; roll back by itself if not",
                    "queue-router rollout email-send --steps 5,25,50,100 --every 10m")  # fmt: skip
     roll.add_argument("queue")
-    roll.add_argument("--steps", type=_steps, default=[5.0, 25.0, 50.0, 100.0])
-    roll.add_argument("--every", type=duration, default=600.0, metavar="DURATION")
-    roll.add_argument("--max-error-ratio", type=float, default=2.0)
-    roll.add_argument("--max-p99-ratio", type=float, default=5.0)
+    add_ramp_arguments(roll, default_steps=[5.0, 25.0, 50.0, 100.0])
     roll.add_argument("--max-mismatch-rate", type=float, default=0.01)
-    roll.add_argument("--min-samples", type=int, default=50, help="jobs on each side")
-    roll.add_argument("--error-floor", type=float, default=0.01,
-                      help="Temporal error rate always allowed (0.01 = 1%%)")  # fmt: skip
-    roll.add_argument("--p99-floor-ms", type=float, default=50.0,
-                      help="Temporal p99 always allowed, in ms")  # fmt: skip
-    roll.add_argument("--dry-run", action="store_true", help="print decisions, change nothing")
     fix = command(sub, "reconcile", cmd_reconcile,
                   "write the side each failed dual-write missed (same job id, once)",
                   "queue-router reconcile email-send --dry-run")  # fmt: skip

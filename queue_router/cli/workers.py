@@ -17,6 +17,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from queue_router.worker import run_worker
 
     overrides = {"temporal_worker_build_id": args.build_id} if args.build_id else {}
+    if args.deployment_name:
+        overrides["temporal_worker_deployment_name"] = args.deployment_name
     settings = Settings.from_env(**overrides)
 
     async def serve() -> None:
@@ -59,6 +61,9 @@ def register(sub: Any) -> None:
         help="repeatable; default: TEMPORAL_TASK_QUEUE and the per-queue ones",
     )  # fmt: skip
     worker.add_argument("--build-id", help="overrides TEMPORAL_WORKER_BUILD_ID")
+    worker.add_argument("--deployment-name", metavar="NAME",
+                        help="run versioned in this Worker Deployment (with --build-id); "
+                             "overrides TEMPORAL_WORKER_DEPLOYMENT_NAME")  # fmt: skip
     worker.add_argument("--path", action="append", metavar="DIR",
                         help="also import processors from DIR")  # fmt: skip
     worker.add_argument("--metrics-port", type=int, metavar="PORT",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -249,10 +249,24 @@ class WorkerSettings(_Part):
         None, min_length=1, validation_alias="TEMPORAL_WORKER_BUILD_ID"
     )
     """Build id the worker reports, for worker versioning and for telling builds apart."""
+    temporal_worker_deployment_name: str | None = Field(
+        None, min_length=1, validation_alias="TEMPORAL_WORKER_DEPLOYMENT_NAME"
+    )
+    """With a build id: the worker registers ``WorkerDeploymentVersion(name, build id)`` and
+    runs versioned (job workflows auto-upgrade, approval and alert workflows are pinned)."""
     worker_shutdown_grace_ms: int = Field(
         30_000, ge=0, validation_alias="QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS"
     )
     """On SIGTERM/SIGINT, how long in-flight activities may take to finish."""
+
+    @model_validator(mode="after")
+    def _deployment_needs_a_build(self) -> Self:
+        if self.temporal_worker_deployment_name and not self.temporal_worker_build_id:
+            raise ValueError(
+                "TEMPORAL_WORKER_DEPLOYMENT_NAME needs TEMPORAL_WORKER_BUILD_ID (or --build-id): "
+                "a deployment version is a deployment name and a build id"
+            )
+        return self
 
     @property
     def processor_modules(self) -> list[str]:

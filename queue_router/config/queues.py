@@ -98,6 +98,7 @@ class QueueOverride(BaseModel):
     compare_ignore: list[str] | None = None
     compare_effects: bool | None = None
     compare_within_s: int | None = Field(None, ge=0, le=7 * 24 * 3600)
+    versioning: Literal["pinned", "auto_upgrade"] | None = None
 
     def shadow_policy(self) -> ShadowPolicy:
         defaults = ShadowPolicy()
@@ -149,6 +150,9 @@ class QueueConfig:
     defaults: JobOptions
     bucketing: Bucketing = DEFAULT_BUCKETING
     shadow: ShadowPolicy = ShadowPolicy()
+    versioning: str | None = None
+    """Worker versioning of the queue's job workflows: ``pinned`` or ``auto_upgrade``
+    (the default) on a versioned worker; ignored by unversioned workers."""
 
     def with_live(self, mode: str | None, percentage: float | None) -> QueueConfig:
         """This queue with a live mode and/or percentage applied over its env values."""

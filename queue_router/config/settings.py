@@ -181,6 +181,7 @@ class Settings:
             defaults=(override.default_job_options or _NO_DEFAULTS).job_options(),
             bucketing=override.bucketing.bucketing() if override.bucketing else DEFAULT_BUCKETING,
             shadow=override.shadow_policy(),
+            versioning=override.versioning,
         )
 
     def task_queues(self) -> list[str]:
