@@ -61,8 +61,10 @@ async def _rollback(deployment: Deployment, target: BuildRamp, args: argparse.Na
     """The previous build current again, at once (the ramp, if any, goes with it)."""
     routing = await deployment.routing()
     if routing.current != args.build_id and routing.ramping != args.build_id:
-        raise ConfigError(f"build {args.build_id!r} is neither current nor ramping in "
-                          f"deployment {args.deployment_name!r} (current: {routing.current})")  # fmt: skip
+        raise ConfigError(
+            f"build {args.build_id!r} is neither current nor ramping in deployment "
+            f"{args.deployment_name!r} (current: {routing.current})"
+        )
     await target.position()  # learns the build to go back to
     reason = args.reason or f"rollback of {args.build_id} by an operator"
     await target.undo(reason, f"worker-ramp {who()}")

@@ -64,7 +64,7 @@ class Deployment:
         response = await self.client.workflow_service.describe_worker_deployment(
             DescribeWorkerDeploymentRequest(
                 namespace=self.client.namespace, deployment_name=self.name
-            )  # fmt: skip
+            )
         )
         info = response.worker_deployment_info
         config: RoutingConfig = info.routing_config
@@ -91,7 +91,7 @@ class Deployment:
                 build_id=build_id,
                 percentage=percentage,
                 identity=self.client.identity,
-            )  # fmt: skip
+            )
         )
 
     async def set_current(self, build_id: str) -> None:
@@ -101,7 +101,7 @@ class Deployment:
                 deployment_name=self.name,
                 build_id=build_id,
                 identity=self.client.identity,
-            )  # fmt: skip
+            )
         )
 
     async def runs(
