@@ -7,6 +7,7 @@ worker process.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,7 +61,7 @@ async def render_invoice(job: JobContext) -> dict[str, str]:
     return {"invoice": f"INV-{job.data['order']}", "runtime": job.runtime}
 
 
-@processor("calc")
+@processor("calc", "calc-pinned")
 async def calc(job: JobContext) -> dict[str, Any]:
     """The Python twin of tests/interop/bull_calc_worker.js; the data's flags make it
     differ under Temporal only, as a migration bug would:
@@ -68,8 +69,12 @@ async def calc(job: JobContext) -> dict[str, Any]:
     - ``temporal_factor``: the total is ``n * factor`` instead of ``n * 2``;
     - ``temporal_skips_send``: does not send although ``send`` is set;
     - ``temporal_fails``: fails for good; ``temporal_sleep_s``: sleeps that long first.
+
+    A worker process started with ``TEST_CALC_FAILS=1`` is a broken build: it fails them all.
     """
     data, temporal = job.data, job.runtime == "temporal"
+    if temporal and os.environ.get("TEST_CALC_FAILS") == "1":
+        raise PermanentJobError("calc is broken in this worker build")
     if temporal and data.get("temporal_sleep_s"):
         await asyncio.sleep(float(data["temporal_sleep_s"]))
     if temporal and data.get("temporal_fails"):

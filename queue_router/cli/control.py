@@ -8,12 +8,16 @@ import datetime
 import json
 from typing import Any
 
+from temporalio.service import RPCError
+
 from queue_router.cli.parsers import command
 from queue_router.config import Settings
 from queue_router.control import GUARD, LiveState, RuntimeControl, who
-from queue_router.errors import ConfigError
+from queue_router.errors import ConfigError, QueueRouterError
+from queue_router.evidence.build_ramp import task_queue_builds
 from queue_router.routing import Mode
 from queue_router.wiring import control_client
+from queue_router.worker import connect_worker_client
 
 __all__ = ["register"]
 
@@ -80,9 +84,30 @@ def _rows(settings: Settings, state: LiveState) -> list[dict[str, Any]]:
         rows.append({
             "queue": name, "mode": config.mode.value, "percentage": share,
             "source": source, "reason": reason,
-            "updated_at": _iso(updated) if updated else None,
+            "updated_at": _iso(updated) if updated else None, "task_queue": config.task_queue,
         })  # fmt: skip
     return rows
+
+
+async def _builds(settings: Settings, task_queues: set[str]) -> dict[str, Any]:
+    """Per task queue, the worker builds serving it and their shares, or why unknown."""
+    try:
+        client = await asyncio.wait_for(connect_worker_client(settings), 10)
+        return {tq: await task_queue_builds(client, tq) for tq in sorted(task_queues)}
+    except (QueueRouterError, RPCError, TimeoutError) as exc:
+        return {tq: {"unknown": str(exc)} for tq in task_queues}
+
+
+def _builds_line(task_queue: str, builds: dict[str, Any] | None) -> str:
+    if builds is None:
+        return f"{task_queue}: unversioned workers"
+    if "unknown" in builds:
+        return f"{task_queue}: worker builds unknown ({builds['unknown']})"
+    text = f"{task_queue}: {builds['deployment']} current {builds['current']} "
+    text += f"{builds['current_percentage']:g}%"
+    if builds["ramping"]:
+        text += f", ramping {builds['ramping']} {builds['ramping_percentage']:g}%"
+    return text
 
 
 def _iso(epoch: float) -> str:
@@ -100,6 +125,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             await control.aclose()
 
     rows = _rows(settings, asyncio.run(read()))
+    builds = asyncio.run(_builds(settings, {row["task_queue"] for row in rows}))
+    for row in rows:
+        row["builds"] = builds[row["task_queue"]]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -107,6 +135,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['queue']:<26}{row['mode']:<12}{row['percentage']:>11g}  {row['source']:<7}"
               f"{row['reason']}")  # fmt: skip
+    print("\nworker builds per task queue:")
+    for task_queue, found in sorted(builds.items()):
+        print("  " + _builds_line(task_queue, found))
     return 0
 
 

@@ -16,8 +16,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.api.deployment.v1 import RoutingConfig
+from temporalio.api.deployment.v1 import RoutingConfig, WorkerDeploymentInfo
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
@@ -29,7 +32,7 @@ from queue_router.evidence.ledger import RunStats, ShadowCounts
 from queue_router.evidence.rollout import Assessment, Thresholds, assess
 from queue_router.metrics import WORKER_RAMP
 
-__all__ = ["BuildRamp", "Deployment", "Routing"]
+__all__ = ["BuildRamp", "Deployment", "Routing", "task_queue_builds"]
 
 _ERRORS = {WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT}
 _FINISHED = _ERRORS | {WorkflowExecutionStatus.COMPLETED}
@@ -60,13 +63,19 @@ class Deployment:
         self.client = client
         self.name = name
 
-    async def routing(self) -> Routing:
-        response = await self.client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(
-                namespace=self.client.namespace, deployment_name=self.name
-            )
+    async def _info(self) -> WorkerDeploymentInfo:
+        request = DescribeWorkerDeploymentRequest(
+            namespace=self.client.namespace, deployment_name=self.name
         )
-        info = response.worker_deployment_info
+        response = await self.client.workflow_service.describe_worker_deployment(request)
+        return response.worker_deployment_info
+
+    async def builds(self) -> set[str]:
+        """The builds whose workers have polled (a version exists once it has pollers)."""
+        return {s.deployment_version.build_id for s in (await self._info()).version_summaries}
+
+    async def routing(self) -> Routing:
+        info = await self._info()
         config: RoutingConfig = info.routing_config
         current = config.current_deployment_version.build_id or None
         ramping = config.ramping_deployment_version.build_id or None
@@ -122,6 +131,26 @@ class Deployment:
             failed += execution.status in _ERRORS
             durations.append((execution.close_time - execution.start_time).total_seconds() * 1000)
         return RunStats(jobs, failed, tuple(durations))
+
+
+async def task_queue_builds(client: Client, task_queue: str) -> dict[str, object] | None:
+    """The current and ramping builds serving ``task_queue`` and their shares (None:
+    unversioned)."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    info = (await client.workflow_service.describe_task_queue(request)).versioning_info
+    current, ramping = info.current_deployment_version, info.ramping_deployment_version
+    if not current.build_id and not ramping.build_id:
+        return None
+    share = info.ramping_version_percentage if ramping.build_id else 0.0
+    return {
+        "deployment": current.deployment_name or ramping.deployment_name,
+        "current": current.build_id or None, "current_percentage": 100.0 - share,
+        "ramping": ramping.build_id or None, "ramping_percentage": share,
+    }  # fmt: skip
 
 
 @dataclass
