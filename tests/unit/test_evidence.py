@@ -118,3 +118,22 @@ def test_a_bad_compare_setting_names_the_queue_and_field() -> None:
         Settings.from_env(queues={"calc": {"workflow_type": "calcJob", "compare": "no path"}})
     with pytest.raises(ConfigError, match="shadow_percentage"):
         Settings.from_env(queues={"calc": {"workflow_type": "calcJob", "shadow_percentage": 101}})
+
+
+def test_a_deployment_name_without_a_build_id_names_both_variables() -> None:
+    with pytest.raises(
+        ConfigError, match="TEMPORAL_WORKER_DEPLOYMENT_NAME needs TEMPORAL_WORKER_BUILD_ID"
+    ):
+        Settings.from_env(temporal_worker_deployment_name="billing")
+    versioned = Settings.from_env(temporal_worker_deployment_name="billing",
+                                  temporal_worker_build_id="v2")  # fmt: skip
+    assert versioned.worker.temporal_worker_deployment_name == "billing"
+
+
+def test_a_queue_can_pin_its_job_workflows() -> None:
+    settings = Settings.from_env(queues={"calc": {"workflow_type": "calcJob",
+                                                  "versioning": "pinned"}})  # fmt: skip
+    assert settings.queue("calc").versioning == "pinned"
+    assert settings.queue("email-send").versioning is None
+    with pytest.raises(ConfigError, match="versioning"):
+        Settings.from_env(queues={"calc": {"workflow_type": "calcJob", "versioning": "sticky"}})
