@@ -42,6 +42,7 @@ from queue_router.contract import Backend, EnqueueRequest
 from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
+from queue_router.sdk_logs import core_runtime
 from workflows.envelope import JobEnvelope, workflow_id
 
 __all__ = ["TemporalBackend"]
@@ -108,6 +109,7 @@ class TemporalBackend(Backend):
                 api_key=self._api_key,
                 retry_config=RetryConfig(max_retries=0),
                 lazy=True,
+                runtime=core_runtime(),  # the SDK core's log lines go to Python logging
             )
         return self._client
 

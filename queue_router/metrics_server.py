@@ -15,7 +15,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import PrometheusConfig, Runtime
+
+from queue_router.sdk_logs import forwarding_runtime
 
 __all__ = ["MetricsServer", "loopback_port", "sdk_runtime"]
 
@@ -30,7 +32,7 @@ def loopback_port() -> int:
 def sdk_runtime(port: int) -> Runtime:
     """A Temporal runtime whose core exports Prometheus metrics on ``127.0.0.1:port``."""
     prometheus = PrometheusConfig(bind_address=f"127.0.0.1:{port}", counters_total_suffix=True)
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    return forwarding_runtime(metrics=prometheus)
 
 
 class MetricsServer:

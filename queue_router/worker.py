@@ -34,8 +34,10 @@ from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, import_processor_modules
 from queue_router.redact import redact_url
 from queue_router.redis_client import tls_kwargs
+from queue_router.sdk_logs import core_runtime
 from queue_router.wiring import api_key, control_client, tls_config
 from workflows import ALL_WORKFLOWS
+from workflows.versioned import VERSIONED_WORKFLOWS
 
 __all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
 
@@ -67,8 +69,9 @@ async def connect_worker_client(settings: Settings, *, runtime: Runtime | None =
     tls = tls_config(settings)
     try:
         client = await Client.connect(
-            target, namespace=namespace, tls=tls, api_key=api_key(settings), runtime=runtime
-        )
+            target, namespace=namespace, tls=tls, api_key=api_key(settings),
+            runtime=runtime or core_runtime(),
+        )  # fmt: skip
     except RuntimeError as exc:
         hint = temporal_tls_hint(exc, tls=bool(tls))
         raise StartupError(
@@ -115,6 +118,7 @@ async def run_worker(
         ttl_s=settings.worker.effect_ttl_s,
     )
     shared = control_client(settings)  # legacy lookups and the rollout figures
+    versioned = settings.worker.temporal_worker_deployment_name is not None
     activities = ProcessorActivities(settings, claims, registry, Evidence(shared))
     shadow = ShadowActivities(settings, shared)
     with _collector_paused():  # workflows are validated in the sandbox right here
@@ -122,7 +126,7 @@ async def run_worker(
             Worker(
                 client,
                 task_queue=queue,
-                workflows=ALL_WORKFLOWS,
+                workflows=VERSIONED_WORKFLOWS if versioned else ALL_WORKFLOWS,
                 activities=[activities.run, shadow.compare],
                 max_concurrent_workflow_tasks=settings.worker.temporal_max_concurrent_workflow_tasks,
                 max_concurrent_activities=settings.worker.temporal_max_concurrent_activities,
@@ -158,9 +162,9 @@ async def run_worker(
 def _versioning(settings: Settings) -> dict[str, Any]:
     """Worker Deployment versioning with a deployment name, else the plain build id.
 
-    Versioned, each workflow type declares how it follows new builds: the job workflows
-    auto-upgrade (they run for minutes), approval and alert workflows stay pinned to the
-    build they started on (they wait for days); auto-upgrade is the default for any other.
+    Versioned, the worker registers ``VERSIONED_WORKFLOWS``, where each workflow type
+    declares how it follows new builds (see ``workflows.versioned``); auto-upgrade is the
+    default for any other.
     """
     worker = settings.worker
     if worker.temporal_worker_deployment_name is None:

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 from workflows.jobs import run_step
 
@@ -48,7 +47,7 @@ class AlertStatus:
     last_value: Any = None
 
 
-@workflow.defn(name="alertEvaluation", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="alertEvaluation")
 class AlertWorkflow:
     @workflow.init
     def __init__(self, alert: AlertInput) -> None:

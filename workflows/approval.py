@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 from workflows.jobs import run_step
 
@@ -136,7 +135,7 @@ class _Approval:
         return self._status
 
 
-@workflow.defn(name="approvalWithEscalation", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="approvalWithEscalation")
 class ApprovalWorkflow(_Approval):
     """Asks ``approver``; after ``escalate_after_s`` without a decision asks ``escalate_to``."""
 
@@ -153,7 +152,7 @@ class ApprovalWorkflow(_Approval):
         return self._finish()
 
 
-@workflow.defn(name="approval", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="approval")
 class SimpleApprovalWorkflow(_Approval):
     """One approver; expires after ``expire_after_s`` if set."""
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, VersioningBehavior
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from workflows.envelope import RUN_PROCESSOR, JobEnvelope, JobResult
@@ -52,17 +52,9 @@ async def run_step(
 class JobWorkflow:
     """Every queue's job workflow: takes a ``JobEnvelope``, returns a ``JobResult``.
 
-    On a versioned worker (Worker Deployments) a job workflow runs for minutes, so it
-    auto-upgrades to the current build by default; a queue configured with
-    ``"versioning": "pinned"`` gets its workflows pinned (the router writes it in the
-    memo, read here before the run starts).
+    Versioned workers register ``workflows.versioned.VersionedJobWorkflow`` instead, which
+    adds the versioning behaviour (an unversioned worker must not declare one).
     """
-
-    @workflow.dynamic_config
-    def versioning(self) -> workflow.DynamicWorkflowConfig:
-        pinned = workflow.memo_value("versioning", "auto_upgrade", type_hint=str) == "pinned"
-        behavior = VersioningBehavior.PINNED if pinned else VersioningBehavior.AUTO_UPGRADE
-        return workflow.DynamicWorkflowConfig(versioning_behavior=behavior)
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> JobResult:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 from workflows.envelope import JobResult
@@ -41,7 +40,7 @@ class TraceResult:
     warnings: list[str] = field(default_factory=list)
 
 
-@workflow.defn(name="tracePipeline", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+@workflow.defn(name="tracePipeline")
 class TraceWorkflow:
     @workflow.run
     async def run(self, trace: TraceInput) -> TraceResult:

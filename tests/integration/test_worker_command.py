@@ -157,3 +157,22 @@ async def test_the_worker_imports_processors_from_its_current_folder(
     folder = await asyncio.to_thread(os.path.realpath, tmp_path)
     assert f"looked in {folder}" in output.decode()
     assert "Traceback" not in output.decode()
+
+
+async def test_the_sdk_core_logs_through_python_logging_when_temporal_goes_away(
+    make_settings: Callable[..., Settings], own_temporal: Any, spawn_worker: Callable[..., Any],
+) -> None:  # fmt: skip
+    settings = make_settings(temporal_cluster_url=own_temporal.target)
+    worker = spawn_worker(["worker"], worker_env(settings))
+    client = await Client.connect(own_temporal.target)
+    for _ in range(300):
+        if await pollers(client, settings.temporal.temporal_task_queue):
+            break
+        await asyncio.sleep(0.1)
+    own_temporal.kill()
+    await asyncio.sleep(8)  # the worker's polls fail and the core retries, and says so
+    worker.send_signal(signal.SIGTERM)
+    output = (await asyncio.to_thread(worker.communicate, timeout=60))[0].decode()
+    core = [line for line in output.splitlines() if " temporalio.core" in line]
+    assert core, output[-2000:]  # the core's warnings came through a Python logger
+    assert "\x1b[" not in output  # and nothing wrote raw ANSI-coloured lines
