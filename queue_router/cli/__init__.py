@@ -7,6 +7,7 @@ Commands:
     shadow-report / rollout / reconcile   decide a rollout by evidence: shadow comparison,
                a controller that steps up or rolls back by itself, dual-write repair
     demo     enqueue jobs on real Redis + Temporal and print where they went
+    dev      run Redis and a Temporal dev server for your own app (prints the exports)
     worker     run the Temporal worker: the job workflow, pattern workflows, processors
     worker-ramp  ramp a new worker build of a Worker Deployment, by evidence
     rq-worker  run an RQ worker for the legacy path, with the same processors
@@ -27,12 +28,12 @@ from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from queue_router.cli import control, deployments, migration, ops, rollout, routing, workers
+from queue_router.cli import control, deployments, dev, migration, ops, rollout, routing, workers
 from queue_router.diagnose import short_reason
 from queue_router.errors import QueueRouterError
 from queue_router.redact import redact_url
 
-COMMANDS = (routing, control, rollout, workers, deployments, migration, ops)
+COMMANDS = (routing, control, rollout, workers, deployments, migration, ops, dev)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
 
 

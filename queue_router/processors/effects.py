@@ -6,7 +6,7 @@ same key; every later run (the other backend of a dual-write, a retry, a migrate
 finds the record and returns it instead of acting again.
 
 The protocol, so that a Node Bull processor can honour it too (see README, "Side-effect
-claims", and ``examples/bull_claim_processor.js``):
+claims", and ``examples/node/worker.js``):
 
 * key: ``queue-router:effect:<queue>:<job_id>:<effect>``
 * claim: ``SET key '{"state":"pending","owner":<uuid>,"at":<ms>}' NX PX <lease_ms>``
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SCRIPTS = Path(__file__).parent
-# Shared with Node processors (examples/bull_claim_processor.js reads the same files).
+# Shared with Node processors (examples/node/worker.js reads the same files).
 _COMPLETE = (_SCRIPTS / "effect_complete.lua").read_text()
 _RELEASE = (_SCRIPTS / "effect_release.lua").read_text()
 

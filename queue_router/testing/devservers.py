@@ -111,9 +111,15 @@ class _Started:
 class _Server(_Started):
     what = "server"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, data: Path | None = None) -> None:
         self.port = port or free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix=f"queue-router-{self.what}-"))
+        self._own_dir = data is None
+        """A directory given by the caller is kept; a temporary one is removed."""
+        if data is None:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"queue-router-{self.what}-"))
+        else:
+            self.dir = data
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -141,7 +147,8 @@ class _Server(_Started):
                 self.kill()
 
     def remove_files(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisServer(_Server):
@@ -152,8 +159,10 @@ class RedisServer(_Server):
 
     what = "redis"
 
-    def __init__(self, port: int | None = None, *, password: str | None = None) -> None:
-        super().__init__(port)
+    def __init__(
+        self, port: int | None = None, *, password: str | None = None, data: Path | None = None
+    ) -> None:
+        super().__init__(port, data=data)
         self.password = password
 
     @property

@@ -15,7 +15,7 @@ from tests.interop.node import TESTS, run_node
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
-EXAMPLE = TESTS.parent / "examples" / "bull_claim_processor.js"
+EXAMPLE = TESTS.parent / "examples" / "node" / "worker.js"
 
 
 async def test_node_and_python_perform_each_effect_once_whoever_runs_first(

@@ -57,6 +57,11 @@ def test_bad_config_exits_2_naming_the_var(
         "validate",
         "backup",
         "restore",
+        "shadow-report",
+        "rollout",
+        "reconcile",
+        "worker-ramp",
+        "dev",
     ],
 )
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,8 @@
 // The protocol (key, value, TTL) is in the README, "Side-effect claims"; the two Lua
 // scripts are the very files the Python side runs.
 //
-// Usage: node bull_claim_processor.js <redisUrl> [prefix=bull] [queue=email-send] [count]
+// Usage (from this folder, after `npm ci`):
+//   node worker.js <redisUrl> [prefix=bull] [queue=email-send] [count]
 // With a count it exits after that many jobs (handy in scripts); without, it runs on.
 // Your own processor can `require` this file and use `once` (see module.exports).
 const crypto = require("crypto");
@@ -11,7 +12,7 @@ const fs = require("fs");
 const path = require("path");
 const Queue = require("bull");
 
-const SCRIPTS = path.join(__dirname, "..", "queue_router", "processors");
+const SCRIPTS = path.join(__dirname, "..", "..", "queue_router", "processors");
 const COMPLETE = fs.readFileSync(path.join(SCRIPTS, "effect_complete.lua"), "utf8");
 const RELEASE = fs.readFileSync(path.join(SCRIPTS, "effect_release.lua"), "utf8");
 const LEASE_MS = Number(process.env.QUEUE_ROUTER_EFFECT_LEASE_MS || 300000);
