@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="queue-router",
         description="Route background jobs between Bull/RQ and Temporal.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__,
+        epilog="Each command's --help shows an example; every operator command takes --json.\n"
+        "Exit codes: 0 done, 1 needs attention, 2 bad input or configuration.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:

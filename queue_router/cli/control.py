@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.service import RPCError
 
 from queue_router.cli.parsers import command
+from queue_router.cli.tables import print_table
 from queue_router.config import Settings
 from queue_router.control import GUARD, LiveState, RuntimeControl, who
 from queue_router.errors import ConfigError, QueueRouterError
@@ -131,10 +132,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'queue':<26}{'mode':<12}{'temporal %':>11}  {'source':<7}reason")
-    for row in rows:
-        print(f"{row['queue']:<26}{row['mode']:<12}{row['percentage']:>11g}  {row['source']:<7}"
-              f"{row['reason']}")  # fmt: skip
+    print_table([{"queue": r["queue"], "mode": r["mode"], "temporal %": r["percentage"],
+                  "source": r["source"], "reason": r["reason"]} for r in rows])  # fmt: skip
     print("\nworker builds per task queue:")
     for task_queue, found in sorted(builds.items()):
         print("  " + _builds_line(task_queue, found))

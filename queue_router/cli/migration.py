@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
+from queue_router.cli.tables import print_table
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.metrics_server import MetricsServer
@@ -85,10 +86,9 @@ def _print_summary(report: MigrationReport, as_json: bool, verb: str) -> None:
     per_queue: dict[str, Counter[str]] = {}
     for o in report.outcomes:
         per_queue.setdefault(o.queue, Counter())[o.outcome] += 1
-    columns = [verb, "valid", "skipped", "invalid", "failed"]
-    print(f"{'queue':<26}" + "".join(f"{c:>10}" for c in columns))
-    for queue, counts in sorted(per_queue.items()):
-        print(f"{queue:<26}" + "".join(f"{counts[c]:>10}" for c in columns))
+    columns = [verb, "skipped", "invalid", "failed"]
+    print_table([{"queue": queue, **{c: counts[c] for c in columns}}
+                 for queue, counts in sorted(per_queue.items())], empty="no jobs")  # fmt: skip
     problems = [o for o in report.outcomes if o.outcome in ("skipped", "invalid", "failed")]
     for o in problems[:50]:
         print(f"  {o.outcome:<8} {o.queue}/{o.job_id} ({o.state}): {o.reason}")
@@ -112,10 +112,15 @@ async def _preview(
                     if job is not None:
                         sample.append({
                             "id": job_id, "state": state, "name": job.name,
-                            "data": str(job.data)[:80], "problem": job.problem,
+                            "data": _short(json.dumps(job.data, default=str)),
+                            "problem": job.problem,
                         })  # fmt: skip
             out[name] = {"counts": await queue.counts(), "sample": sample}
         return out
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -129,7 +134,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         )
     if args.preview:
         preview = asyncio.run(_preview(settings, queues, states))
-        print(json.dumps(preview, indent=2, default=str))
+        if args.json:
+            print(json.dumps(preview, indent=2, default=str))
+            return 0
+        for name, found in preview.items():
+            print_table([found["counts"]], title=f"{name}: jobs by state")
+            print_table(found["sample"], title=f"{name}: a sample", empty="  (no jobs)")
         return 0
     plan = MigrationPlan(
         queues=queues, states=states,

@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from queue_router.cli.migration import open_migrator
 from queue_router.cli.parsers import command as add_command
+from queue_router.cli.tables import print_table
 from queue_router.config import Settings
 from queue_router.errors import ConfigError, StartupError
 from queue_router.migration.migrate import Migrator
@@ -46,16 +47,8 @@ def _queues(args: argparse.Namespace, settings: Settings) -> list[str]:
 def _print(rows: list[dict[str, Any]], as_json: bool, empty: str = "nothing to report") -> None:
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        print(empty)
-        return
-    flat = [{k: (json.dumps(v, separators=(",", ":")) if isinstance(v, dict) else v)
-             for k, v in row.items()} for row in rows]  # fmt: skip
-    widths = {k: max(len(k), *(len(str(r[k])) for r in flat)) for k in flat[0]}
-    print("  ".join(k.ljust(w) for k, w in widths.items()))
-    for row in flat:
-        print("  ".join(str(row[k]).ljust(w) for k, w in widths.items()))
+    else:
+        print_table(rows, empty=empty)
 
 
 def _run(job: Callable[[], Coroutine[Any, Any, int]]) -> int:
@@ -131,7 +124,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 migrator.redis, settings.redis.bull_prefix, args.queue, out
             )
         await asyncio.to_thread(Path(args.out).write_text, out.getvalue(), encoding="utf-8")
-        print(f"backed up {count} jobs of {args.queue!r} to {args.out}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"queue": args.queue, "jobs": count, "file": str(args.out)}))
+        else:
+            print(f"backed up {count} jobs of {args.queue!r} to {args.out}", file=sys.stderr)
         return 0
 
     return _run(run)
@@ -147,7 +143,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         source = io.StringIO(await asyncio.to_thread(path.read_text, encoding="utf-8"))
         async with open_migrator(settings) as migrator:
             queue, count = await backups.restore(migrator.redis, source)
-        print(f"restored {count} jobs into {queue!r}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"queue": queue, "jobs": count, "file": str(path)}))
+        else:
+            print(f"restored {count} jobs into {queue!r}", file=sys.stderr)
         return 0
 
     return _run(run)
@@ -156,7 +155,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     def command(name: str, func: Callable[[argparse.Namespace], int], help_: str,
                 example: str, queues: bool = True) -> argparse.ArgumentParser:  # fmt: skip
-        parser = add_command(sub, name, func, help_, example, json=queues)
+        parser = add_command(sub, name, func, help_, example)
         if queues:
             parser.add_argument("--queue", action="append", metavar="Q",
                                 help="repeatable; default: every configured queue")  # fmt: skip

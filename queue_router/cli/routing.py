@@ -38,6 +38,12 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_route(args: argparse.Namespace) -> int:
     config = Settings.from_env().queue(args.queue)
     route = config.route(args.key)
+    if args.json:
+        print(json.dumps({"queue": args.queue, "key": args.key, "bucket": route.bucket,
+                          "mode": route.mode.value, "percentage": config.percentage,
+                          "primary": route.primary, "secondary": route.secondary,
+                          "shadow": route.shadow, "bucketing": route.bucketing}))  # fmt: skip
+        return 0
     extra = f", also {route.secondary}" if route.secondary else ""
     extra += f", shadow copy on {route.shadow}" if route.shadow else ""
     print(f"{args.queue} key={args.key!r}: bucket {route.bucket}, mode {route.mode.value} "
@@ -49,6 +55,6 @@ def register(sub: Any) -> None:
     command(sub, "config", cmd_config, "show each queue's resolved routing",
             "TEMPORAL_TRAFFIC_PERCENTAGE=25 queue-router config --json")  # fmt: skip
     route = command(sub, "route", cmd_route, "show where a key goes now",
-                    "queue-router route email-send user-42", json=False)  # fmt: skip
+                    "queue-router route email-send user-42 --json")  # fmt: skip
     route.add_argument("queue")
     route.add_argument("key")

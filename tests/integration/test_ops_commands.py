@@ -44,7 +44,7 @@ async def test_migrate_cli_preview_json_and_errors(
     await router.enqueue(QUEUE, {"a": 1}, job_id="cli-1")
     redis_db.hset(f"bull:{QUEUE}:cli-bad", mapping={"name": "x", "data": "{", "opts": "{}"})
     redis_db.lpush(f"bull:{QUEUE}:wait", "cli-bad")
-    code, out = await cli(router.settings, "migrate", "--queue", QUEUE, "--preview")
+    code, out = await cli(router.settings, "migrate", "--queue", QUEUE, "--preview", "--json")
     preview = json.loads(out)
     assert code == 0 and preview[QUEUE]["counts"]["waiting"] == 2
     assert {s["id"] for s in preview[QUEUE]["sample"]} == {"cli-1", "cli-bad"}
