@@ -59,8 +59,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     async def run() -> int:
-        async with _connected(settings) as (migrator, client):
+        async with open_migrator(settings) as migrator:
+            client, error = None, None
+            try:
+                client = await connect_worker_client(settings)
+            except StartupError as exc:  # the Redis side is still worth seeing
+                error = str(exc)
             _print(await readings.stats(migrator, client, _queues(args, settings)), args.json)
+        if error is not None:
+            print(f"queue-router: {error}; Temporal columns left empty", file=sys.stderr)
+            return 1
         return 0
 
     return _run(run)

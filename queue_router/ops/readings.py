@@ -40,7 +40,11 @@ async def temporal_counts(client: Client, queue: str, extra: str = "") -> dict[s
     }
 
 
-async def stats(migrator: Migrator, client: Client, queues: list[str]) -> list[dict[str, Any]]:
+async def stats(
+    migrator: Migrator, client: Client | None, queues: list[str]
+) -> list[dict[str, Any]]:
+    """Per queue: routing, legacy depth by state, Temporal workflows by status (``None``
+    when Temporal is unreachable: the Redis side is still worth seeing)."""
     rows = []
     for name in queues:
         config = migrator.settings.queue(name)
@@ -52,7 +56,7 @@ async def stats(migrator: Migrator, client: Client, queues: list[str]) -> list[d
                 "percentage": config.route("").percentage,
                 "legacy": config.legacy,
                 "legacy_counts": legacy,
-                "temporal": await temporal_counts(client, name),
+                "temporal": await temporal_counts(client, name) if client else None,
             }
         )
     return rows

@@ -5,6 +5,7 @@ No traceback, a non-zero exit, the variable to fix and the address, never the pa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ COMMANDS = [
 
 
 # The variable each command names first: it connects to that server before the other.
-NAMES = {"stats": "TEMPORAL_CLUSTER_URL", "health": "TEMPORAL_CLUSTER_URL",
+NAMES = {"health": "TEMPORAL_CLUSTER_URL",
          "check-stuck": "TEMPORAL_CLUSTER_URL", "validate": "TEMPORAL_CLUSTER_URL"}  # fmt: skip
 REDIS = "REDIS_URL=redis://:***@127.0.0.1:"
 
@@ -43,7 +44,7 @@ def test_redis_and_temporal_down(args: list[str], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [a for a in COMMANDS if a[0] in ("stats", "check-stuck", "validate")],
+    [a for a in COMMANDS if a[0] in ("check-stuck", "validate")],
     ids=lambda a: a[0],
 )
 def test_temporal_down(args: list[str], redis_server: RedisServer, tmp_path: Path) -> None:
@@ -54,3 +55,16 @@ def test_temporal_down(args: list[str], redis_server: RedisServer, tmp_path: Pat
     assert out.returncode != 0 and 1 <= len(lines) <= 2, (args, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
     assert "TEMPORAL_CLUSTER_URL" in out.stderr and "connection refused" in out.stderr
+
+
+def test_stats_with_temporal_down_still_shows_the_redis_side(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    env = {"REDIS_URL": redis_server.url, "TEMPORAL_CLUSTER_URL": f"127.0.0.1:{free_port()}"}
+    out = run_cli(["stats", "--json"], env, cwd=tmp_path)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 1 and 1 <= len(lines) <= 2, (out.stdout, out.stderr)
+    assert "TEMPORAL_CLUSTER_URL" in out.stderr and "Traceback" not in out.stderr
+    rows = {row["queue"]: row for row in json.loads(out.stdout)}
+    assert rows["email-send"]["legacy_counts"]["waiting"] == 0
+    assert rows["email-send"]["temporal"] is None

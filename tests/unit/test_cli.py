@@ -7,6 +7,7 @@ import json
 import pytest
 
 from queue_router.cli import main
+from queue_router.cli.tables import print_table
 
 
 def test_route_prints_bucket_and_target(
@@ -69,3 +70,30 @@ def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -
         main([command, "--help"])
     assert exited.value.code == 0
     assert "example: " in capsys.readouterr().out
+
+
+OPERATOR_COMMANDS = [
+    "config", "route", "set", "status", "audit", "shadow-report", "rollout", "reconcile",
+    "worker-ramp", "migrate", "rollback", "stats", "health", "check-stuck", "validate",
+    "backup", "restore",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", OPERATOR_COMMANDS)
+def test_every_operator_command_has_json(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--json" in capsys.readouterr().out
+
+
+def test_route_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", "email-send", "user-42", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["queue"], shown["key"], shown["primary"]) == ("email-send", "user-42", "bull")
+    assert 0 <= shown["bucket"] < 10_000
+
+
+def test_table_cells_are_words_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    print_table([{"queue": "q", "legacy": {"waiting": 2, "failed": 0}, "ok": True, "n": None}])
+    out = capsys.readouterr().out
+    assert "waiting=2 failed=0" in out and "{" not in out and "yes" in out
