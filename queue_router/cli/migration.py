@@ -89,11 +89,15 @@ def _print_summary(report: MigrationReport, as_json: bool, verb: str) -> None:
     columns = [verb, "skipped", "invalid", "failed"]
     print_table([{"queue": queue, **{c: counts[c] for c in columns}}
                  for queue, counts in sorted(per_queue.items())], empty="no jobs")  # fmt: skip
-    problems = [o for o in report.outcomes if o.outcome in ("skipped", "invalid", "failed")]
-    for o in problems[:50]:
+    # every job a rollback restores is named (an operator checks them); otherwise problems
+    shown = ("restored", "skipped", "invalid", "failed") if verb == "restored" else (
+        "skipped", "invalid", "failed")  # fmt: skip
+    listed = [o for o in report.outcomes if o.outcome in shown]
+    limit = len(listed) if verb == "restored" else 50
+    for o in listed[:limit]:
         print(f"  {o.outcome:<8} {o.queue}/{o.job_id} ({o.state}): {o.reason}")
-    if len(problems) > 50:
-        print(f"  ... and {len(problems) - 50} more (use --json for all)")
+    if len(listed) > limit:
+        print(f"  ... and {len(listed) - limit} more (use --json for all)")
     elapsed = (report.finished or time.monotonic()) - report.started
     print(f"{len(report.outcomes)} jobs in {elapsed:.1f}s")
 
