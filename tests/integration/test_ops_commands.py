@@ -48,6 +48,8 @@ async def test_migrate_cli_preview_json_and_errors(
     preview = json.loads(out)
     assert code == 0 and preview[QUEUE]["counts"]["waiting"] == 2
     assert {s["id"] for s in preview[QUEUE]["sample"]} == {"cli-1", "cli-bad"}
+    code, out = await cli(router.settings, "migrate", "--queue", QUEUE, "--preview")
+    assert code == 0 and "a sample" in out and "cli-bad" in out and "{'" not in out
     code, out = await cli(router.settings, "migrate", "--queue", QUEUE, "--json")
     report = json.loads(out)
     assert code == 1 and report["counts"] == {"moved": 1, "invalid": 1}
@@ -60,6 +62,8 @@ async def test_migrate_cli_preview_json_and_errors(
     code, out = await cli(router.settings, "migrate", "--queue", QUEUE, "--dry-run",
                           MIGRATION_BATCH_SIZE="0")  # fmt: skip
     assert code == 2 and "MIGRATION_BATCH_SIZE" in out
+    code, out = await cli(router.settings, "rollback", "--queue", QUEUE, "--terminate")
+    assert code == 0 and f"restored {QUEUE}/cli-1" in " ".join(out.split()), out
 
 
 async def test_stats_shows_legacy_and_temporal_depths(
