@@ -20,7 +20,7 @@ from queue_router.errors import (
     UnknownQueueError,
 )
 from queue_router.processors import JobContext, processor
-from queue_router.receipts import Backoff, JobOptions, Placement, Receipt
+from queue_router.receipts import Backoff, Job, JobOptions, Placement, Receipt
 from queue_router.router import QueueRouter
 from queue_router.routing import Mode, Route, bucket
 from queue_router.sync import SyncQueueRouter
@@ -35,6 +35,7 @@ __all__ = [
     "EnqueueOutcomeUnknown",
     "EnqueueRequest",
     "InvalidJobError",
+    "Job",
     "JobContext",
     "JobOptions",
     "Mode",

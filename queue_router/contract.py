@@ -10,18 +10,22 @@ three outcomes of the reliability contract:
   job is definitely not there;
 - raise ``EnqueueOutcomeUnknown``: it may be; a retry with the same job id is safe.
 
-This module is a leaf: it imports only ``receipts`` (itself a leaf), so ``backends``
-import it without pulling in the router, and the router never imports a backend.
+This module is a leaf: it imports only ``receipts`` and ``errors`` (leaves themselves), so
+``backends`` import it without pulling in the router, and the router never imports a
+backend.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
 from queue_router.receipts import Backoff, JobOptions, Placement
 
 __all__ = ["AsyncLifecycle", "Backend", "EnqueueRequest"]
@@ -106,3 +110,28 @@ class Backend(AsyncLifecycle, ABC):
     @abstractmethod
     async def enqueue(self, request: EnqueueRequest) -> Placement:
         """Write the job, idempotently by ``request.job_id``."""
+
+    async def enqueue_many(
+        self, requests: Sequence[EnqueueRequest]
+    ) -> list[Placement | QueueRouterError]:
+        """Write many jobs; per job a ``Placement`` or its contract error, in input order.
+
+        This default writes them one by one, 50 at a time; a backend that can batch
+        (one pipelined round trip) overrides it. Anything outside the contract is
+        reported as ``EnqueueOutcomeUnknown`` for that job.
+        """
+        room = asyncio.Semaphore(50)
+
+        async def one(request: EnqueueRequest) -> Placement | QueueRouterError:
+            async with room:
+                try:
+                    return await self.enqueue(request)
+                except QueueRouterError as exc:
+                    return exc
+                except Exception as exc:
+                    return EnqueueOutcomeUnknown(
+                        self.name, request.job_id, f"unexpected {type(exc).__name__}: {exc}",
+                        cause=exc,
+                    )  # fmt: skip
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))

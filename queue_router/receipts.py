@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 from queue_router.routing import Mode
 
-__all__ = ["Backoff", "JobOptions", "Placement", "Receipt"]
+__all__ = ["Backoff", "Job", "JobOptions", "Placement", "Receipt"]
 
 T = TypeVar("T")
 
@@ -83,6 +83,17 @@ class JobOptions:
 def _first(value: T | None, default: T | None) -> T | None:
     """The job's own value when it set one (``False`` and ``0`` included), else the default."""
     return value if value is not None else default
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job for ``enqueue_many``: the arguments ``enqueue`` takes, in one value."""
+
+    data: Any
+    key: str | None = None
+    job_id: str | None = None
+    name: str | None = None
+    options: JobOptions | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -48,7 +48,7 @@ from queue_router.metrics import (
 )
 from queue_router.payload import encode_payload, validate_job_id, validate_job_name
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
-from queue_router.receipts import JobOptions, Placement, Receipt
+from queue_router.receipts import Job, JobOptions, Placement, Receipt
 from queue_router.routing import Route
 from queue_router.shadow import ShadowRunner
 from workflows.envelope import workflow_id
@@ -246,7 +246,59 @@ class QueueRouter(AsyncLifecycle):
             BackendUnavailable, CredentialsRejected: no backend took the job; nothing written.
             EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
         """
+        config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
+        return await self._place(config, route, request)
+
+    async def enqueue_many(
+        self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
+    ) -> list[Receipt | QueueRouterError]:
+        """Place many jobs of one queue; one result per job, in input order.
+
+        Each result is the job's ``Receipt``, or the ``QueueRouterError`` that job got (bad
+        input, not written, outcome unknown): one job's failure never hides another's
+        placement. Jobs whose route is one legacy Redis backend are written in pipelined
+        batches of the same idempotent script; the others (Temporal, dual, shadow) are
+        placed as ``enqueue`` places them, ``concurrency`` at a time.
+        """
+        results: list[Receipt | QueueRouterError | None] = []
+        batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
+        single: list[tuple[int, QueueConfig, Route, EnqueueRequest]] = []
+        for index, job in enumerate(jobs):
+            results.append(None)
+            try:
+                config, route, request = self._prepare(queue, job)
+            except QueueRouterError as exc:
+                results[index] = exc
+                continue
+            if route.primary == config.legacy and route.secondary is None and route.shadow is None:
+                batched.setdefault(route.primary, []).append((index, route, request))
+            else:
+                single.append((index, config, route, request))
+        for backend_name, items in batched.items():
+            placed = await self._call_many(backend_name, [request for _, _, request in items])
+            for (index, route, request), outcome in zip(items, placed, strict=True):
+                results[index] = (
+                    _receipt(route, request, (outcome,)) if isinstance(outcome, Placement)
+                    else outcome
+                )  # fmt: skip
+        room = asyncio.Semaphore(concurrency)
+
+        async def place(
+            index: int, config: QueueConfig, route: Route, request: EnqueueRequest
+        ) -> None:
+            async with room:
+                try:
+                    results[index] = await self._place(config, route, request)
+                except QueueRouterError as exc:
+                    results[index] = exc
+
+        await asyncio.gather(*(place(*item) for item in single))
+        return [r for r in results if r is not None]
+
+    def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
+        """Check one job and resolve it: its queue's config, its route, its request."""
         config = self._queue(queue)
+        data, key, job_id, name, options = job.data, job.key, job.job_id, job.name, job.options
         job_id = job_id if job_id is not None else uuid.uuid4().hex
         validate_job_id(queue, job_id)
         validate_job_name(queue, name or config.job_name)
@@ -263,7 +315,10 @@ class QueueRouter(AsyncLifecycle):
             rq_function=config.rq_function,
             versioning=config.versioning,
         )
-        route = config.route(key if key is not None else job_id)
+        return config, config.route(key if key is not None else job_id), request
+
+    async def _place(self, config: QueueConfig, route: Route, request: EnqueueRequest) -> Receipt:
+        queue, job_id = request.queue, request.job_id
         if route.secondary is not None:
             receipt = await self._dual(route, request)
         else:
@@ -275,6 +330,22 @@ class QueueRouter(AsyncLifecycle):
             started = self._shadow.submit(queue, job_id, start)
             receipt = replace(receipt, shadow_started=started)
         return receipt
+
+    async def _call_many(
+        self, backend_name: str, requests: list[EnqueueRequest]
+    ) -> list[Placement | QueueRouterError]:
+        """One batched backend call, each job counted as ``_call`` counts it."""
+        started = time.perf_counter()
+        outcomes = await self._backends[backend_name].enqueue_many(requests)
+        elapsed = time.perf_counter() - started
+        for request, outcome in zip(requests, outcomes, strict=True):
+            kind: EnqueueOutcome = (
+                ("existing" if outcome.existing else "placed") if isinstance(outcome, Placement)
+                else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
+            )  # fmt: skip
+            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(elapsed)
+            ENQUEUES.labels(request.queue, backend_name, "batch", kind).inc()
+        return outcomes
 
     async def _call(
         self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from queue_router.receipts import JobOptions, Receipt
+from queue_router.errors import QueueRouterError
+from queue_router.receipts import Job, JobOptions, Receipt
 from queue_router.router import QueueRouter
 from queue_router.routing import Route
 
@@ -72,6 +73,12 @@ class SyncQueueRouter:
 
     def route(self, queue: str, key: str) -> Route:
         return self.router.route(queue, key)
+
+    def enqueue_many_sync(
+        self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
+    ) -> list[Receipt | QueueRouterError]:
+        """``QueueRouter.enqueue_many``, blocking."""
+        return self._run(self.router.enqueue_many(queue, list(jobs), concurrency=concurrency))
 
     def close(self) -> None:
         """Drain shadow work, close connections, stop the loop thread."""
