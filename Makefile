@@ -43,8 +43,9 @@ JOBS ?= 3000
 demo: $(STAMP)
 	$(BIN)/python -m queue_router.testing.demo --percentage $(PERCENTAGE) --jobs $(JOBS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py
+	$(BIN)/python benchmarks/bench_vs_node.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/node_modules
