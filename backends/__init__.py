@@ -1,6 +1,7 @@
 """Backends: one class per system, behind the one contract in ``backends.base``."""
 
 from backends.bull import BullBackend
+from backends.redis_list import ListBackend
 from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
 from queue_router.contract import Backend, EnqueueRequest
@@ -10,6 +11,7 @@ __all__ = [
     "Backend",
     "BullBackend",
     "EnqueueRequest",
+    "ListBackend",
     "MemoryBackend",
     "RQBackend",
     "TemporalBackend",

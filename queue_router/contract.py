@@ -77,6 +77,10 @@ class EnqueueRequest:
     """A shadow copy waits this long for the legacy job's outcome to compare with."""
     versioning: str | None = None
     """``pinned`` or ``auto_upgrade`` for the job workflow on a versioned worker."""
+    list_key: str = ""
+    """The list backend's Redis list (empty: the queue's name)."""
+    list_envelope: bool = False
+    """The list backend pushes ``{"job_id", "queue", "data", "options"}``, not the data."""
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready, to write this very job again later (``reconcile``)."""

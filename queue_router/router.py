@@ -314,6 +314,8 @@ class QueueRouter(AsyncLifecycle):
             task_queue=config.task_queue,
             rq_function=config.rq_function,
             versioning=config.versioning,
+            list_key=config.list_key,
+            list_envelope=config.list_envelope,
         )
         return config, config.route(key if key is not None else job_id), request
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.service import TLSConfig
 
 from backends.bull import BullBackend
+from backends.redis_list import ListBackend
 from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
 from queue_router.config import Settings
@@ -81,6 +82,14 @@ def backends_from_settings(settings: Settings) -> dict[str, Backend]:
             cluster_nodes=redis.cluster_nodes(),
         ),
         "temporal": temporal_backend(settings),
+        "list": ListBackend(
+            redis.redis_url,
+            id_ttl_s=redis.list_id_ttl_s,
+            timeout_s=timeout_s,
+            require_noeviction=redis.require_noeviction,
+            tls=redis.tls(),
+            cluster_nodes=redis.cluster_nodes(),
+        ),
     }
     if not redis.cluster_nodes():
         backends["rq"] = RQBackend(

@@ -54,6 +54,9 @@ class RedisSettings(_Part):
         "pickle", validation_alias="QUEUE_ROUTER_RQ_SERIALIZER"
     )
     """Must match the RQ workers' ``--serializer`` (RQ's default is pickle)."""
+    list_id_ttl_s: int = Field(7 * 24 * 3600, gt=0, validation_alias="QUEUE_ROUTER_LIST_ID_TTL_S")
+    """List backend: how long a pushed job id is remembered (a duplicate within it pushes
+    nothing)."""
     require_noeviction: bool = Field(False, validation_alias="QUEUE_ROUTER_REQUIRE_NOEVICTION")
     """Refuse to start (instead of warning) when Redis may evict queue keys."""
     redis_cluster_nodes: str | None = Field(None, validation_alias="REDIS_CLUSTER_NODES")

@@ -88,7 +88,11 @@ class QueueOverride(BaseModel):
     percentage: Percentage | None = None
     workflow_type: str | None = None
     task_queue: str | None = None
-    legacy: Literal["bull", "rq"] | None = None
+    legacy: Literal["bull", "rq", "list"] | None = None
+    list_key: str | None = Field(None, min_length=1)
+    """``legacy: list``: the Redis list the legacy consumer pops (default: the queue name)."""
+    list_envelope: bool | None = None
+    """``legacy: list``: push ``{"job_id", "queue", "data", "options"}`` instead of the data."""
     rq_function: str | None = None
     job_name: str | None = None
     default_job_options: DefaultJobOptions | None = None
@@ -150,6 +154,8 @@ class QueueConfig:
     defaults: JobOptions
     bucketing: Bucketing = DEFAULT_BUCKETING
     shadow: ShadowPolicy = ShadowPolicy()
+    list_key: str = ""
+    list_envelope: bool = False
     versioning: str | None = None
     """Worker versioning of the queue's job workflows: ``pinned`` or ``auto_upgrade``
     (the default) on a versioned worker; ignored by unversioned workers."""

@@ -182,6 +182,8 @@ class Settings:
             bucketing=override.bucketing.bucketing() if override.bucketing else DEFAULT_BUCKETING,
             shadow=override.shadow_policy(),
             versioning=override.versioning,
+            list_key=override.list_key or (name if legacy == "list" else ""),
+            list_envelope=bool(override.list_envelope),
         )
 
     def task_queues(self) -> list[str]:

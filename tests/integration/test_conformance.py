@@ -1,6 +1,6 @@
 """One conformance suite every backend passes: enqueue, duplicate, unavailable, unknown.
 
-The same four checks run against Bull, RQ and Temporal on the real servers (and against
+The same four checks run against Bull, RQ, the Redis list and Temporal on the real servers (and against
 MemoryBackend, whose failures are injected): a backend that maps its client's errors
 wrongly onto the contract fails here.
 """
@@ -13,7 +13,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from backends import Backend, BullBackend, EnqueueRequest, MemoryBackend, RQBackend, TemporalBackend
+from backends import (
+    Backend,
+    BullBackend,
+    EnqueueRequest,
+    ListBackend,
+    MemoryBackend,
+    RQBackend,
+    TemporalBackend,
+)
 from queue_router import BackendUnavailable, EnqueueOutcomeUnknown, JobOptions
 from queue_router.testing.devservers import RedisServer, TemporalServer, free_port
 from tests.proxy import ToggleProxy
@@ -25,6 +33,7 @@ Factory = Callable[[int, int], Backend]
 FACTORIES: dict[str, Factory] = {
     "bull": lambda r, t: BullBackend(f"redis://127.0.0.1:{r}/0", timeout_s=0.5),
     "rq": lambda r, t: RQBackend(f"redis://127.0.0.1:{r}/0", timeout_s=0.5),
+    "list": lambda r, t: ListBackend(f"redis://127.0.0.1:{r}/0", timeout_s=0.5),
     "temporal": lambda r, t: TemporalBackend(f"127.0.0.1:{t}", rpc_timeout_s=0.5, retry_s=0.3),
 }
 

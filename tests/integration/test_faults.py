@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -256,5 +257,27 @@ async def test_redis_killed_and_restarted_mid_stream(
     result = audit(attempts_of(router, results), found)
     outcomes = collections.Counter(outcome for _, outcome, _ in results)
     print(f"\nredis crash: {dict(outcomes)} {result.figures()}")
+    assert result.passed, result
+    assert outcomes["failed"] + outcomes["unknown"] > 0, "the crash did not bite"
+
+
+async def test_redis_killed_mid_stream_with_a_list_legacy(
+    make_settings: Callable[..., Any], own_redis: RedisServer
+) -> None:
+    queues = {"email-send": {"legacy": "list", "list_key": "jobs", "list_envelope": True}}
+    router = QueueRouter(make_settings(redis_url=own_redis.url, redis_timeout_ms=2000,
+                                       queues=queues))  # fmt: skip
+    results = await run_stream(
+        router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6),
+        fault=lambda: crash_and_restart(own_redis, down_s=1.0),
+    )  # fmt: skip
+    await router.aclose()
+    db = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    pushed = collections.Counter(json.loads(e)["job_id"] for e in db.lrange("jobs", 0, -1))
+    db.close()
+    found = {job: {"list": pushed[job]} for job, _, _ in results}
+    result = audit(attempts_of(router, results), found)
+    outcomes = collections.Counter(outcome for _, outcome, _ in results)
+    print(f"\nredis crash, list legacy: {dict(outcomes)} {result.figures()}")
     assert result.passed, result
     assert outcomes["failed"] + outcomes["unknown"] > 0, "the crash did not bite"
