@@ -35,6 +35,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list_worker(args: argparse.Namespace) -> int:
+    from queue_router.list_worker import ListWorker
+    from queue_router.processors.registry import import_processor_modules
+
+    settings = Settings.from_env()
+    worker = ListWorker(settings, args.queue)
+    import_processor_modules(settings.worker.processor_modules, args.path or ())
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(serve())
+    return 0
+
+
 def cmd_rq_worker(args: argparse.Namespace) -> int:
     from queue_router.worker import run_rq_worker
 
@@ -69,6 +88,18 @@ def register(sub: Any) -> None:
     worker.add_argument("--metrics-port", type=int, metavar="PORT",
                         help="serve /metrics: queue-router's and the Temporal SDK's")  # fmt: skip
     worker.set_defaults(func=cmd_worker)
+    list_worker = sub.add_parser(
+        "list-worker", help="run the processors on a plain Redis list queue (legacy: list)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: QUEUE_ROUTER_PROCESSORS=myapp.jobs queue-router list-worker --queue ingest"
+               "\n\nEach element moves into this worker's processing list before it runs; a "
+               "killed worker's\nelements go back on the list once its heartbeat "
+               "(QUEUE_ROUTER_LIST_WORKER_HEARTBEAT_S) stops.",
+    )  # fmt: skip
+    list_worker.add_argument("--queue", required=True, help="a queue with legacy 'list'")
+    list_worker.add_argument("--path", action="append", metavar="DIR",
+                             help="also import processors from DIR")  # fmt: skip
+    list_worker.set_defaults(func=cmd_list_worker)
     rq_worker = sub.add_parser(
         "rq-worker", help="run an RQ worker on the legacy queues",
         epilog="example: QUEUE_ROUTER_PROCESSORS=myapp.jobs "

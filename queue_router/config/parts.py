@@ -257,6 +257,10 @@ class WorkerSettings(_Part):
     )
     """With a build id: the worker registers ``WorkerDeploymentVersion(name, build id)`` and
     runs versioned (job workflows auto-upgrade, approval and alert workflows are pinned)."""
+    list_worker_heartbeat_s: int = Field(
+        30, gt=0, validation_alias="QUEUE_ROUTER_LIST_WORKER_HEARTBEAT_S"
+    )
+    """A ``list-worker`` silent this long is dead: the next one puts its element back."""
     worker_shutdown_grace_ms: int = Field(
         30_000, ge=0, validation_alias="QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS"
     )

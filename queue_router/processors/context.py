@@ -15,7 +15,7 @@ from workflows.envelope import EffectRecord, JobEnvelope
 __all__ = ["JobContext", "Runtime"]
 
 T = TypeVar("T")
-Runtime = Literal["temporal", "rq", "bull"]
+Runtime = Literal["temporal", "rq", "bull", "list"]
 
 
 @dataclass

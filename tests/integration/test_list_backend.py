@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis
 
 from queue_router import QueueRouter
+from tests.conftest import worker_env
 from tests.interop.node import TESTS, run_node
 
 PLAIN = {"ingest": {"legacy": "list", "list_key": "ingest:jobs", "workflow_type": "ingestJob"}}
@@ -54,3 +57,35 @@ async def test_a_list_queue_is_the_fallback_when_temporal_is_down(
     receipt = await router.enqueue("ingest", {"trace": "t-5"}, job_id="t-5")
     assert receipt.fell_back and receipt.backends == ("list",)
     assert json.loads(str(redis_db.rpop("ingest:jobs"))) == {"trace": "t-5"}
+
+
+async def test_a_list_worker_killed_mid_job_loses_nothing(
+    make_router: Callable[..., Any], redis_db: redis.Redis, spawn_worker: Callable[..., Any],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    queues = {"slow": {"legacy": "list", "list_envelope": True, "workflow_type": "slowJob"}}
+    router: QueueRouter = await make_router(queues=queues)
+    log = tmp_path / "runs.log"
+    await router.enqueue("slow", {"file": str(log), "seconds": 3}, job_id="s-1")
+    await router.enqueue("slow", {"file": str(log), "seconds": 0}, job_id="s-2")
+    env = worker_env(router.settings, QUEUE_ROUTER_QUEUES=json.dumps(queues),
+                     QUEUE_ROUTER_LIST_WORKER_HEARTBEAT_S="1")  # fmt: skip
+    first = spawn_worker(["list-worker", "--queue", "slow"], env)
+    await until(lambda: log.exists() and "start" in log.read_text(), "the first job to start")
+    first.kill()  # SIGKILL mid-job: its element is in its processing list
+    first.wait()
+    assert redis_db.llen("slow") == 1  # s-2 still waits; s-1 is held by the dead worker
+    spawn_worker(["list-worker", "--queue", "slow"], env)
+    await until(lambda: log.read_text().count("end") == 2, "both jobs to finish", 30)
+    assert log.read_text().count("start") == 3  # s-1 ran again after the kill, s-2 once
+    assert redis_db.llen("slow") == 0 and not redis_db.exists("slow:failed")
+    await until(lambda: not [k for k in redis_db.scan_iter("{slow}:queue-router:processing:*")
+                             if redis_db.llen(k)], "processing lists to empty")  # fmt: skip
+
+
+async def until(check: Callable[[], bool], what: str, within_s: float = 20) -> None:
+    for _ in range(int(within_s * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
