@@ -251,7 +251,7 @@ def test_public_api_is_pinned() -> None:
     assert sorted(queue_router.__all__) == [
         "AsyncLifecycle", "Backend", "BackendUnavailable", "Backoff", "ConfigError",
         "CredentialsRejected", "EnqueueOutcomeUnknown", "EnqueueRequest", "InvalidJobError",
-        "JobContext", "JobOptions", "Mode", "NotEnqueuedError", "PayloadError", "Placement",
+        "Job", "JobContext", "JobOptions", "Mode", "NotEnqueuedError", "PayloadError", "Placement",
         "QueueConfig", "QueueRouter", "QueueRouterError", "Receipt", "Route", "Settings",
         "StartupError", "SyncQueueRouter", "UnknownQueueError", "bucket", "processor",
     ]  # fmt: skip
