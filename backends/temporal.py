@@ -114,7 +114,9 @@ class TemporalBackend(Backend):
         return self._client
 
     async def enqueue(self, request: EnqueueRequest) -> Placement:
-        wf_id = workflow_id(request.queue, request.job_id, shadow=request.shadow)
+        wf_id = request.workflow_id or workflow_id(request.queue, request.job_id)
+        if request.shadow:
+            wf_id = f"shadow/{wf_id}"
         client = await self.client()
         start = await _start_request(client, request, wf_id)
         loop = asyncio.get_running_loop()

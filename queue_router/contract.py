@@ -79,6 +79,8 @@ class EnqueueRequest:
     """``pinned`` or ``auto_upgrade`` for the job workflow on a versioned worker."""
     list_key: str = ""
     """The list backend's Redis list (empty: the queue's name)."""
+    workflow_id: str = ""
+    """The Temporal workflow id (empty: ``<queue>/<job_id>``); shadow copies prefix it."""
     list_envelope: bool = False
     """The list backend pushes ``{"job_id", "queue", "data", "options"}``, not the data."""
 

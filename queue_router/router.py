@@ -51,7 +51,6 @@ from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
 from queue_router.routing import Route
 from queue_router.shadow import ShadowRunner
-from workflows.envelope import workflow_id
 
 log = logging.getLogger("queue_router")
 
@@ -315,6 +314,7 @@ class QueueRouter(AsyncLifecycle):
             rq_function=config.rq_function,
             versioning=config.versioning,
             list_key=config.list_key,
+            workflow_id=config.workflow_id(job_id),
             list_envelope=config.list_envelope,
         )
         return config, config.route(key if key is not None else job_id), request
@@ -433,7 +433,7 @@ class QueueRouter(AsyncLifecycle):
                 f"an earlier start of this job had an unknown outcome, so no fallback ({reason})",
             )  # fmt: skip
         if recalled is not None:
-            wf_id = recalled.workflow_id or workflow_id(request.queue, request.job_id)
+            wf_id = recalled.workflow_id or request.workflow_id
             held = Placement(
                 backend="temporal", job_id=wf_id, run_id=recalled.run_id, existing=True,
                 detail={"remembered": True, "temporal_now": reason},

@@ -71,13 +71,20 @@ class JobResult:
     effects: list[EffectRecord] = field(default_factory=list)
 
 
-def workflow_id(queue: str, job_id: str, *, shadow: bool = False) -> str:
+DEFAULT_WORKFLOW_ID = "{queue}/{job_id}"
+
+
+def workflow_id(
+    queue: str, job_id: str, *, shadow: bool = False, template: str = DEFAULT_WORKFLOW_ID
+) -> str:
     """The workflow id derived from a job: ``<queue>/<job_id>``, or ``shadow/...``.
 
     Derived, never random, so a retry, a dual-write and the migration tool all land on
     the same workflow; the shadow copy gets its own id so it never blocks the real one.
+    A queue's ``template`` (``"trace-{job_id}"``) lets another service that starts the
+    same workflows agree on the id, so a job started by both runs once.
     """
-    base = f"{queue}/{job_id}"
+    base = template.format(queue=queue, job_id=job_id)
     return f"shadow/{base}" if shadow else base
 
 

@@ -133,7 +133,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         async def is_completed(holder: str, request: EnqueueRequest) -> bool:
             nonlocal rq_connection
             if holder == "temporal":
-                handle = temporal.get_workflow_handle(workflow_id(request.queue, request.job_id))
+                handle = temporal.get_workflow_handle(request.workflow_id or workflow_id(
+                    request.queue, request.job_id))  # fmt: skip
                 try:
                     return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
                 except RPCError as exc:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, Route, decide
+from workflows.envelope import DEFAULT_WORKFLOW_ID, workflow_id
 
 __all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride", "ShadowPolicy"]
 
@@ -103,6 +104,22 @@ class QueueOverride(BaseModel):
     compare_effects: bool | None = None
     compare_within_s: int | None = Field(None, ge=0, le=7 * 24 * 3600)
     versioning: Literal["pinned", "auto_upgrade"] | None = None
+    workflow_id: str | None = Field(None, min_length=1)
+    """Template of the queue's workflow ids, with ``{queue}`` and ``{job_id}``."""
+
+    @field_validator("workflow_id")
+    @classmethod
+    def _a_template_of_the_job(cls, template: str | None) -> str | None:
+        if template is None:
+            return None
+        try:
+            sample = template.format(queue="q", job_id="j")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"workflow_id {template!r}: only {{queue}} and {{job_id}} may "
+                             f"appear ({exc})") from None  # fmt: skip
+        if "{job_id}" not in template or "/" in sample.replace("q/j", ""):
+            raise ValueError(f"workflow_id {template!r} must contain {{job_id}} (and no '/')")
+        return template
 
     def shadow_policy(self) -> ShadowPolicy:
         defaults = ShadowPolicy()
@@ -156,6 +173,7 @@ class QueueConfig:
     shadow: ShadowPolicy = ShadowPolicy()
     list_key: str = ""
     list_envelope: bool = False
+    workflow_id_template: str = DEFAULT_WORKFLOW_ID
     versioning: str | None = None
     """Worker versioning of the queue's job workflows: ``pinned`` or ``auto_upgrade``
     (the default) on a versioned worker; ignored by unversioned workers."""
@@ -166,6 +184,10 @@ class QueueConfig:
         legacy = new_mode.value if new_mode in (Mode.BULL, Mode.RQ) else self.legacy
         pct = percentage if percentage is not None else self.percentage
         return replace(self, mode=new_mode, percentage=pct, legacy=legacy)
+
+    def workflow_id(self, job_id: str) -> str:
+        """The id of this queue's workflow for ``job_id`` (its template, or the default)."""
+        return workflow_id(self.name, job_id, template=self.workflow_id_template)
 
     def route(self, key: str) -> Route:
         """Where ``key`` goes on this queue now: a pure function, no I/O."""

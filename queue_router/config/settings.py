@@ -31,6 +31,7 @@ from queue_router.config.explain import explain
 from queue_router.config.queues import DefaultJobOptions, QueueConfig, QueueOverride
 from queue_router.errors import ConfigError, UnknownQueueError
 from queue_router.routing import DEFAULT_BUCKETING, Mode
+from workflows.envelope import DEFAULT_WORKFLOW_ID
 
 __all__ = ["Settings"]
 
@@ -184,6 +185,7 @@ class Settings:
             versioning=override.versioning,
             list_key=override.list_key or (name if legacy == "list" else ""),
             list_envelope=bool(override.list_envelope),
+            workflow_id_template=override.workflow_id or DEFAULT_WORKFLOW_ID,
         )
 
     def task_queues(self) -> list[str]:

@@ -27,7 +27,6 @@ from queue_router.migration.rq import RQQueue
 from queue_router.payload import encode_payload
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.redis_client import AsyncRedis
-from workflows.envelope import workflow_id
 
 __all__ = ["JobOutcome", "MigrationPlan", "MigrationReport", "Migrator", "bull_options"]
 
@@ -215,7 +214,7 @@ class Migrator:
             return JobOutcome(config.name, job_id, state, "invalid", data_json.reason)
         if dry_run:
             return JobOutcome(config.name, job_id, state, "valid")
-        held = await queue.hold(job, workflow_id(config.name, job_id))
+        held = await queue.hold(job, config.workflow_id(job_id))
         if held.status != "held":
             reason = {"locked": "active in a legacy worker (locked); left alone",
                       "gone": "removed before it could be held",
@@ -240,7 +239,7 @@ class Migrator:
     async def _start_and_confirm(
         self, config: QueueConfig, queue: LegacyQueue, job: LegacyJob, data_json: str
     ) -> JobOutcome:
-        wf_id = workflow_id(config.name, job.job_id)
+        wf_id = config.workflow_id(job.job_id)
         outcome = JobOutcome(config.name, job.job_id, job.state, "failed", workflow_id=wf_id)
         delay = max(0, job.due_ms - now_ms()) if job.due_ms else 0
         request = EnqueueRequest(

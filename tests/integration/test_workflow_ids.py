@@ -1,0 +1,39 @@
+"""A queue's workflow id template: the router and another service that starts the same
+workflows (a Go ingest starting ``trace-<id>``) agree on the id, so a job runs once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from queue_router import ConfigError, QueueRouter, Settings
+from workflows import JobEnvelope
+
+QUEUES = {"trace-ingest": {"mode": "temporal", "workflow_type": "traceIngest",
+                           "workflow_id": "trace-{job_id}"}}  # fmt: skip
+
+
+async def test_a_job_started_by_another_producer_first_runs_once(
+    make_router: Callable[..., Any], temporal_client: Client, task_queue: str,
+) -> None:  # fmt: skip
+    await temporal_client.start_workflow(  # the other service, first
+        "traceIngest", JobEnvelope("trace-ingest", "t42", "__default__", {"span": 1}),
+        id="trace-t42", task_queue=task_queue,
+    )  # fmt: skip
+    router: QueueRouter = await make_router(queues=QUEUES)
+    receipt = await router.enqueue("trace-ingest", {"span": 1}, job_id="t42")
+    [placement] = receipt.placements
+    assert (placement.job_id, placement.existing) == ("trace-t42", True)
+    fresh = await router.enqueue("trace-ingest", {"span": 2}, job_id="t43")
+    assert fresh.placements[0].job_id == "trace-t43" and not fresh.placements[0].existing
+    found = [e.id async for e in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")]
+    assert sorted(found) == ["trace-t42", "trace-t43"]
+
+
+@pytest.mark.parametrize("template", ["trace-{user}", "trace", "a/{job_id}", "{job_id"])
+def test_a_bad_template_names_the_field(template: str) -> None:
+    with pytest.raises(ConfigError, match="workflow_id"):
+        Settings.from_env(queues={"q": {"workflow_type": "x", "workflow_id": template}})
