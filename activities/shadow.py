@@ -49,6 +49,8 @@ class ShadowActivities:
         )
 
     async def legacy_outcome(self, queue: str, job_id: str) -> LegacyOutcome:
+        if self.settings.queue(queue).legacy == "list":
+            return LegacyOutcome("gone", error="a Redis list keeps no results to compare with")
         if self.settings.queue(queue).legacy == "bull":
             return await bull_outcome(self._redis, self.settings.redis.bull_prefix, queue, job_id)
         serializer = self.settings.redis.rq_serializer

@@ -139,7 +139,7 @@ def compare(
 ) -> tuple[Verdict, str]:
     """The verdict and why. An unfinished or vanished legacy job is never a match."""
     if legacy.state == "gone":
-        return "ignored", "legacy job not found: removed on completion, or expired"
+        return "ignored", legacy.error or "legacy job not found: removed on completion, or expired"
     if legacy.state == "pending":
         return "ignored", "legacy job did not finish within the comparison window"
     if legacy.state != shadow.state:
