@@ -10,7 +10,7 @@ Notifications to approvers run as processor jobs on ``notify_queue`` when it is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -22,6 +22,7 @@ __all__ = [
     "ApprovalWorkflow",
     "AuditEntry",
     "Decision",
+    "ImportedApproval",
     "SimpleApprovalWorkflow",
 ]
 
@@ -38,6 +39,25 @@ class ApprovalRequest:
     """After the last approver was asked, how long until the request expires (None: never)."""
     notify_queue: str | None = None
     """Processor queue that tells an approver a request waits for them."""
+    imported: ImportedApproval | None = None
+    """Set when the approval was carried in from another engine: resume, don't restart."""
+
+
+@dataclass
+class ImportedApproval:
+    """Where an approval of another engine stood when it was carried into Temporal.
+
+    The clocks keep running from the old engine's times: a request made 20 hours ago
+    with a 24-hour escalation escalates 4 hours after the import, not 24.
+    """
+
+    requested_at: str
+    """ISO-8601, with a timezone."""
+    state: str
+    """``pending`` or ``escalated``."""
+    escalated_at: str | None = None
+    audit: list[AuditEntry] = field(default_factory=list)
+    """The old engine's history; it comes first in the workflow's audit, marked imported."""
 
 
 @dataclass
@@ -117,8 +137,27 @@ class _Approval:
                 {"attempts": 5, "backoff": {"type": "exponential", "delay": 1000}},
             )  # fmt: skip
 
+    def _resume(self, imported: ImportedApproval, approver: str) -> None:
+        """Take over an imported approval: its history first, then where it stood."""
+        self._status.audit = [
+            AuditEntry(e.at, e.state, e.actor, f"imported: {e.note}" if e.note else "imported")
+            for e in imported.audit
+        ]
+        self._status.approver = approver
+        self._audit(imported.state, "system", f"imported; waiting for {approver}")
+
+    @staticmethod
+    def _left(since: str, seconds: float | None) -> float | None:
+        """Of ``seconds`` counted from ``since`` (ISO-8601), how many are left now (>= 0)."""
+        if seconds is None:
+            return None
+        elapsed = (workflow.now() - datetime.fromisoformat(since)).total_seconds()
+        return max(0.0, seconds - elapsed)
+
     async def _wait(self, seconds: float | None) -> bool:
         """True once a decision arrived; False when ``seconds`` passed without one."""
+        if seconds is not None and seconds <= 0:  # a deadline already passed: act at once
+            return self._decision is not None
         timeout = timedelta(seconds=seconds) if seconds is not None else None
         try:
             await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
@@ -145,8 +184,19 @@ class ApprovalWorkflow(_Approval):
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalStatus:
-        await self._ask(request, request.approver, "pending")
-        if not await self._wait(request.escalate_after_s) and request.escalate_to:
+        imported = request.imported
+        if imported is not None and imported.state == "escalated" and request.escalate_to:
+            self._resume(imported, request.escalate_to)
+            await self._wait(self._left(imported.escalated_at or imported.requested_at,
+                                        request.expire_after_s))  # fmt: skip
+            return self._finish()
+        if imported is not None:
+            self._resume(imported, request.approver)
+            first_wait = self._left(imported.requested_at, request.escalate_after_s)
+        else:
+            await self._ask(request, request.approver, "pending")
+            first_wait = request.escalate_after_s
+        if not await self._wait(first_wait) and request.escalate_to:
             await self._ask(request, request.escalate_to, "escalated")
             await self._wait(request.expire_after_s)
         return self._finish()
@@ -158,6 +208,10 @@ class SimpleApprovalWorkflow(_Approval):
 
     @workflow.run
     async def run(self, request: ApprovalRequest) -> ApprovalStatus:
-        await self._ask(request, request.approver, "pending")
-        await self._wait(request.expire_after_s)
+        if request.imported is not None:
+            self._resume(request.imported, request.approver)
+            await self._wait(self._left(request.imported.requested_at, request.expire_after_s))
+        else:
+            await self._ask(request, request.approver, "pending")
+            await self._wait(request.expire_after_s)
         return self._finish()

@@ -28,12 +28,22 @@ from typing import NoReturn
 
 from redis.exceptions import RedisError
 
-from queue_router.cli import control, deployments, dev, migration, ops, rollout, routing, workers
+from queue_router.cli import (
+    approvals,
+    control,
+    deployments,
+    dev,
+    migration,
+    ops,
+    rollout,
+    routing,
+    workers,
+)
 from queue_router.diagnose import short_reason
 from queue_router.errors import QueueRouterError
 from queue_router.redact import redact_url
 
-COMMANDS = (routing, control, rollout, workers, deployments, migration, ops, dev)
+COMMANDS = (routing, control, rollout, workers, deployments, migration, approvals, ops, dev)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""
 
 
