@@ -16,6 +16,7 @@ from queue_router.cli.tables import print_table
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.metrics_server import MetricsServer
+from queue_router.migration.lists import ListMigration
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
@@ -108,7 +109,14 @@ async def _preview(
     async with open_migrator(settings) as migrator:
         out: dict[str, Any] = {}
         for name in queues:
-            queue = migrator.legacy_queue(settings.queue(name))
+            config = settings.queue(name)
+            if config.legacy == "list":
+                drain = ListMigration(settings, config, migrator.redis, migrator.temporal)
+                elements = await migrator.redis.lrange(config.list_key, -5, -1)
+                out[name] = {"counts": await drain.counts(), "sample": [
+                    {"data": _short(str(e))} for e in reversed(elements)]}  # fmt: skip
+                continue
+            queue = migrator.legacy_queue(config)
             sample = []
             for state in states:
                 for job_id in (await queue.ids(state))[:5]:
@@ -145,8 +153,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print_table([found["counts"]], title=f"{name}: jobs by state")
             print_table(found["sample"], title=f"{name}: a sample", empty="  (no jobs)")
         return 0
+    lists = [q for q in queues if settings.queue(q).legacy == "list"]
     plan = MigrationPlan(
-        queues=queues, states=states,
+        queues=[q for q in queues if q not in lists], states=states,
         batch_size=args.batch_size or settings.migration.migration_batch_size,
         max_jobs=settings.migration.migration_max_jobs if args.max_jobs is None else args.max_jobs,
         batch_delay_ms=args.batch_delay, concurrency=args.concurrency,
@@ -159,7 +168,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             jobs = await migrator.candidates(plan)
             progress.total = len(jobs)
             try:
-                return await migrator.run(plan, jobs)
+                report = await migrator.run(plan, jobs)
+                for name in lists:  # plain lists: drained element by element
+                    drain = ListMigration(settings, settings.queue(name), migrator.redis,
+                                          migrator.temporal)  # fmt: skip
+                    progress.total += (await drain.counts())["waiting"]
+                    report.outcomes.extend(await drain.run(
+                        dry_run=plan.dry_run, concurrency=plan.concurrency,
+                        max_jobs=plan.max_jobs or 0, on_outcome=progress))  # fmt: skip
+                report.finished = time.monotonic()
+                return report
             finally:
                 progress.close()
 
@@ -178,10 +196,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     queues = _queues(args, settings)
 
     async def run() -> MigrationReport:
+        lists = [q for q in queues if settings.queue(q).legacy == "list"]
         async with open_migrator(settings) as migrator:
             client = await migrator.temporal.client()
-            return await rollback(migrator, client, queues, terminate=args.terminate,
-                                  dry_run=args.dry_run, wait_s=args.wait)  # fmt: skip
+            report = await rollback(migrator, client, [q for q in queues if q not in lists],
+                                    terminate=args.terminate, dry_run=args.dry_run,
+                                    wait_s=args.wait)  # fmt: skip
+            for name in lists:
+                drain = ListMigration(settings, settings.queue(name), migrator.redis,
+                                      migrator.temporal)  # fmt: skip
+                restored = await drain.rollback(client, terminate=args.terminate,
+                                                dry_run=args.dry_run, wait_s=args.wait)  # fmt: skip
+                report.outcomes.extend(restored)
+            return report
 
     report = asyncio.run(run())
     _print_summary(report, args.json, "restored")
