@@ -40,6 +40,10 @@ async def test_a_list_drains_into_one_workflow_per_element_across_kills(
     env = worker_env(router.settings, QUEUE_ROUTER_QUEUES=json.dumps(queues))
     args = ["migrate", "--queue", "ingest", "--concurrency", "20"]
     ledger, pending = "{ingest:jobs}:queue-router:ledger", "{ingest:jobs}:queue-router:migrating"
+    dry = spawn_worker([*args, "--dry-run", "--json"], env)
+    output, _ = await asyncio.to_thread(dry.communicate, timeout=120)
+    assert json.loads(output)["counts"] == {"valid": JOBS}
+    assert redis_db.llen("ingest:jobs") == JOBS and not redis_db.exists(ledger)
     rng = random.Random(13)
     for _ in range(2):
         target = redis_db.hlen(ledger) + rng.randint(20, 80)
