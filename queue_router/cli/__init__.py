@@ -11,8 +11,10 @@ Commands:
     worker     run the Temporal worker: the job workflow, pattern workflows, processors
     worker-ramp  ramp a new worker build of a Worker Deployment, by evidence
     rq-worker  run an RQ worker for the legacy path, with the same processors
+    list-worker  run the processors on a plain Redis list queue
     migrate    move legacy jobs into Temporal workflows (crash-safe, idempotent, ledgered)
     rollback   stop migrated workflows and put their jobs back, from the ledger
+    import-approvals   start another engine's in-flight approvals as resumed workflows
     stats / health / check-stuck / validate   operations views (exit 1 = needs attention)
     backup / restore   one Bull queue as JSON lines, restorable with identical job hashes
 """

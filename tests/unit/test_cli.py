@@ -63,6 +63,8 @@ def test_bad_config_exits_2_naming_the_var(
         "reconcile",
         "worker-ramp",
         "dev",
+        "import-approvals",
+        "list-worker",
     ],
 )
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,7 +77,7 @@ def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -
 OPERATOR_COMMANDS = [
     "config", "route", "set", "status", "audit", "shadow-report", "rollout", "reconcile",
     "worker-ramp", "migrate", "rollback", "stats", "health", "check-stuck", "validate",
-    "backup", "restore",
+    "backup", "restore", "import-approvals",
 ]  # fmt: skip
 
 
