@@ -8,6 +8,7 @@ a job, and an id that already exists is left alone (Bull's custom ``jobId`` rule
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ def bull_script(name: str, package: str = "backends") -> str:
 
 _ADD_SCRIPT = bull_script("bull_add.lua")
 _STRUCTURAL_KEYS = ("wait", "paused", "meta-paused", "id", "delayed", "priority")
+_Outcome = Placement | QueueRouterError
 BATCH = 500
 """Jobs per pipelined round trip in ``enqueue_many``."""
 
@@ -72,6 +74,10 @@ class BullBackend(Backend):
         self._require_noeviction = require_noeviction
         self._script = self._redis.register_script(_ADD_SCRIPT)
         self._token = str(uuid.uuid4())
+        self._waiting: list[
+            tuple[EnqueueRequest, asyncio.Future[Placement | QueueRouterError]]
+        ] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def key(self, queue: str, suffix: str) -> str:
         """The Redis key ``<prefix>:<queue>:<suffix>``, as Bull's ``toKey`` builds it."""
@@ -88,6 +94,49 @@ class BullBackend(Backend):
             await self._redis.aclose()
 
     async def enqueue(self, request: EnqueueRequest) -> Placement:
+        """Concurrent calls of one loop turn share one pipelined round trip.
+
+        As ioredis does for Node's producer: the first call of a turn schedules a flush,
+        every call made before it runs joins the same batch (``_batch``: the contract
+        holds per job). A call alone in its turn runs its script directly.
+        """
+        if isinstance(self._redis, RedisCluster):
+            return await self._one(request)
+        loop = asyncio.get_running_loop()
+        placed: asyncio.Future[Placement | QueueRouterError] = loop.create_future()
+        self._waiting.append((request, placed))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        outcome = await placed
+        if isinstance(outcome, QueueRouterError):
+            raise outcome
+        return outcome
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the other callers of this loop turn join the batch
+        waiting, self._waiting, self._flusher = self._waiting, [], None
+        try:
+            if len(waiting) == 1:
+                request = waiting[0][0]
+                try:
+                    outcomes: list[Placement | QueueRouterError] = [await self._one(request)]
+                except QueueRouterError as exc:
+                    outcomes = [exc]
+            else:
+                outcomes = []
+                for start in range(0, len(waiting), BATCH):
+                    chunk = [request for request, _ in waiting[start : start + BATCH]]
+                    outcomes.extend(await self._batch(chunk))
+        except BaseException as exc:  # anything outside the contract reaches every caller
+            for _, placed in waiting:
+                if not placed.done():
+                    placed.set_exception(exc)
+            raise
+        for (_, placed), outcome in zip(waiting, outcomes, strict=True):
+            if not placed.done():
+                placed.set_result(outcome)
+
+    async def _one(self, request: EnqueueRequest) -> Placement:
         keys, args = self._call(request)
 
         async def write() -> list[bytes]:
