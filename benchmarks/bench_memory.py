@@ -1,0 +1,91 @@
+"""Peak RSS of a router after 100k and after 1M enqueues, per mode: it must stay flat.
+
+Each mode runs in a fresh process against in-memory backends that keep nothing (the
+figure is the router's own memory: metrics, placement memory, shadow bookkeeping, log
+summaries), the shadow mode with a slow shadow side (every copy waits 50 ms, so the
+in-flight bound is always full and copies are dropped). Prints the peak at each mark
+and the growth between them; the target is within 10%.
+
+    .venv/bin/python benchmarks/bench_memory.py [--jobs 1000000] [--mark 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+
+from queue_router import Placement, QueueRouter, Settings
+from queue_router.contract import Backend, EnqueueRequest
+
+MODES = {
+    "bull": {"mode": "bull"},
+    "temporal": {"mode": "temporal"},
+    "percentage": {"mode": "percentage", "percentage": 50},
+    "dual": {"mode": "dual"},
+    "shadow": {"mode": "shadow"},
+}
+
+
+class Discard(Backend):
+    """Takes every job and keeps none; ``latency_s`` makes it slow."""
+
+    def __init__(self, name: str, latency_s: float = 0.0) -> None:
+        self.name, self.latency_s = name, latency_s
+
+    async def enqueue(self, request: EnqueueRequest) -> Placement:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        return Placement(backend=self.name, job_id=request.job_id)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def one_mode(mode: str, jobs: int, mark: int) -> dict[str, float]:
+    settings = Settings.from_env(queues={"email-send": MODES[mode]})
+    slow = 0.05 if mode == "shadow" else 0.0
+    backends = {"bull": Discard("bull"), "rq": Discard("rq"), "list": Discard("list"),
+                "temporal": Discard("temporal", slow)}  # fmt: skip
+    peaks: dict[str, float] = {}
+    async with QueueRouter(settings, backends=backends) as router:
+        for start in range(0, jobs, 1000):
+            await asyncio.gather(*(router.enqueue("email-send", {"i": i}, key=f"user-{i}")
+                                   for i in range(start, start + 1000)))  # fmt: skip
+            if start + 1000 == mark:
+                peaks["at_mark"] = peak_mb()
+    peaks["at_end"] = peak_mb()
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--mark", type=int, default=100_000)
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.mode:  # the child: one mode, one fresh process
+        print(json.dumps(asyncio.run(one_mode(args.mode, args.jobs, args.mark))))
+        return
+    print(f"peak RSS (MB) after {args.mark:,} and {args.jobs:,} enqueues, per mode\n")
+    print(f"{'mode':<12}{'at mark':>10}{'at end':>10}{'growth':>9}  target <= 10%")
+    for mode in MODES:
+        out = subprocess.run(
+            [sys.executable, __file__, "--mode", mode, "--jobs", str(args.jobs),
+             "--mark", str(args.mark)], capture_output=True, text=True,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise SystemExit(f"{mode}: {out.stderr.strip().splitlines()[-1]}")
+        peaks = json.loads(out.stdout.strip().splitlines()[-1])
+        growth = peaks["at_end"] / peaks["at_mark"] - 1
+        verdict = "ok" if growth <= 0.10 else "above"
+        print(f"{mode:<12}{peaks['at_mark']:>10.1f}{peaks['at_end']:>10.1f}{growth:>8.1%}  "
+              f"{verdict}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
