@@ -46,6 +46,7 @@ demo: $(STAMP)
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py
 	$(BIN)/python benchmarks/bench_vs_node.py
+	$(BIN)/python benchmarks/bench_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/node_modules
