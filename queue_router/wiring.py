@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.service import TLSConfig
 
 from backends.bull import BullBackend
@@ -71,34 +73,22 @@ def backends_from_settings(settings: Settings) -> dict[str, Backend]:
     On Redis Cluster there is no RQ backend (settings refuse RQ queues there).
     """
     redis = settings.redis
-    timeout_s = redis.redis_timeout_ms / 1000
+    common: dict[str, Any] = {
+        "timeout_s": redis.redis_timeout_ms / 1000, "require_noeviction": redis.require_noeviction,
+        "tls": redis.tls(),
+    }  # fmt: skip
+    nodes = redis.cluster_nodes()
     backends: dict[str, Backend] = {
         "bull": BullBackend(
-            redis.redis_url,
-            prefix=redis.bull_prefix,
-            timeout_s=timeout_s,
-            require_noeviction=redis.require_noeviction,
-            tls=redis.tls(),
-            cluster_nodes=redis.cluster_nodes(),
+            redis.redis_url, prefix=redis.bull_prefix, cluster_nodes=nodes, **common
         ),
         "temporal": temporal_backend(settings),
         "list": ListBackend(
-            redis.redis_url,
-            id_ttl_s=redis.list_id_ttl_s,
-            timeout_s=timeout_s,
-            require_noeviction=redis.require_noeviction,
-            tls=redis.tls(),
-            cluster_nodes=redis.cluster_nodes(),
+            redis.redis_url, id_ttl_s=redis.list_id_ttl_s, cluster_nodes=nodes, **common
         ),
     }
-    if not redis.cluster_nodes():
-        backends["rq"] = RQBackend(
-            redis.redis_url,
-            serializer=redis.rq_serializer,
-            timeout_s=timeout_s,
-            require_noeviction=redis.require_noeviction,
-            tls=redis.tls(),
-        )
+    if not nodes:
+        backends["rq"] = RQBackend(redis.redis_url, serializer=redis.rq_serializer, **common)
     return backends
 
 

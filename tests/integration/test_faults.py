@@ -238,46 +238,39 @@ async def test_temporal_killed_and_restarted_mid_stream(
     assert fell_back > 0, "the crash window produced no fallback: the test did not bite"
 
 
-async def test_redis_killed_and_restarted_mid_stream(
-    make_settings: Callable[..., Any], own_redis: RedisServer
-) -> None:
-    router = QueueRouter(make_settings(redis_url=own_redis.url, redis_timeout_ms=2000,
-                                       queues={"email-send": {"mode": "bull"}}))  # fmt: skip
-
-    results = await run_stream(
-        router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6),
-        fault=lambda: crash_and_restart(own_redis, down_s=1.0),
-    )  # fmt: skip
-    await router.aclose()
-    db = redis.Redis.from_url(own_redis.url, decode_responses=True)
+def bull_found(db: Any, results: list[tuple[str, Outcome, Receipt | None]]) -> dict[str, Any]:
     entries = bull_entries(db)
     hashes = {job for job, _, _ in results if db.exists(f"bull:email-send:{job}")}
-    db.close()
-    found = {job: {"bull": max(entries[job], job in hashes)} for job, _, _ in results}
-    result = audit(attempts_of(router, results), found)
-    outcomes = collections.Counter(outcome for _, outcome, _ in results)
-    print(f"\nredis crash: {dict(outcomes)} {result.figures()}")
-    assert result.passed, result
-    assert outcomes["failed"] + outcomes["unknown"] > 0, "the crash did not bite"
+    return {job: {"bull": max(entries[job], job in hashes)} for job, _, _ in results}
 
 
-async def test_redis_killed_mid_stream_with_a_list_legacy(
-    make_settings: Callable[..., Any], own_redis: RedisServer
-) -> None:
-    queues = {"email-send": {"legacy": "list", "list_key": "jobs", "list_envelope": True}}
+def list_found(db: Any, results: list[tuple[str, Outcome, Receipt | None]]) -> dict[str, Any]:
+    pushed = collections.Counter(json.loads(e)["job_id"] for e in db.lrange("jobs", 0, -1))
+    return {job: {"list": pushed[job]} for job, _, _ in results}
+
+
+@pytest.mark.parametrize(
+    ("queue", "found_in"),
+    [({"mode": "bull"}, bull_found),
+     ({"legacy": "list", "list_key": "jobs", "list_envelope": True}, list_found)],
+    ids=["bull", "list"],
+)  # fmt: skip
+async def test_redis_killed_and_restarted_mid_stream(
+    make_settings: Callable[..., Any], own_redis: RedisServer, queue: dict[str, Any],
+    found_in: Callable[..., dict[str, Any]],
+) -> None:  # fmt: skip
     router = QueueRouter(make_settings(redis_url=own_redis.url, redis_timeout_ms=2000,
-                                       queues=queues))  # fmt: skip
+                                       queues={"email-send": queue}))  # fmt: skip
     results = await run_stream(
         router, 2000, duration_s=4, fault_at_s=random.uniform(0.8, 1.6),
         fault=lambda: crash_and_restart(own_redis, down_s=1.0),
     )  # fmt: skip
     await router.aclose()
     db = redis.Redis.from_url(own_redis.url, decode_responses=True)
-    pushed = collections.Counter(json.loads(e)["job_id"] for e in db.lrange("jobs", 0, -1))
+    found = found_in(db, results)
     db.close()
-    found = {job: {"list": pushed[job]} for job, _, _ in results}
     result = audit(attempts_of(router, results), found)
     outcomes = collections.Counter(outcome for _, outcome, _ in results)
-    print(f"\nredis crash, list legacy: {dict(outcomes)} {result.figures()}")
+    print(f"\nredis crash ({queue}): {dict(outcomes)} {result.figures()}")
     assert result.passed, result
     assert outcomes["failed"] + outcomes["unknown"] > 0, "the crash did not bite"

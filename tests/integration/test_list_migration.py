@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import json
 import random
-import signal
 import subprocess
 import uuid
 from collections import Counter
@@ -20,6 +19,7 @@ from temporalio.client import Client
 
 from queue_router import Job, QueueRouter
 from tests.conftest import worker_env
+from tests.integration.test_migrate_crash import kill_when
 from workflows import JobEnvelope
 
 JOBS = 300
@@ -47,13 +47,7 @@ async def test_a_list_drains_into_one_workflow_per_element_across_kills(
     rng = random.Random(13)
     for _ in range(2):
         target = redis_db.hlen(ledger) + rng.randint(20, 80)
-        process = spawn_worker(args, env)
-        while True:  # kill once this run has moved a random number of elements
-            if redis_db.hlen(ledger) >= target or process.poll() is not None:
-                break
-            await asyncio.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(process.wait)
+        await kill_when(spawn_worker(args, env), lambda: int(redis_db.hlen(ledger)), target)
     final = spawn_worker(args, env)
     output, _ = await asyncio.to_thread(final.communicate, timeout=240)
     assert final.returncode == 0, output.decode()[-2000:]

@@ -31,6 +31,18 @@ pytestmark = pytest.mark.integration
 QUEUE = "ruling-index"
 
 
+async def kill_when(
+    process: subprocess.Popen[bytes], count: Callable[[], int], target: int
+) -> None:
+    """SIGKILL ``process`` once ``count()`` reached ``target`` (or it ended), and reap it."""
+    while True:
+        if count() >= target or process.poll() is not None:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(process.wait)
+
+
 async def crash_and_rerun(
     router: QueueRouter, db: Any, spawn_worker: Callable[..., subprocess.Popen[bytes]],
     temporal_client: Client, task_queue: str, *, jobs: int, kills: int, env: dict[str, str],
@@ -53,13 +65,7 @@ async def crash_and_rerun(
     for _ in range(kills):
         before = db.hlen(ledger_key)
         target = before + rng.randint(jobs // 50, jobs // 6)
-        process = spawn_worker(args, env)
-        while True:  # kill once this run has moved a random number of jobs
-            if db.hlen(ledger_key) >= target or process.poll() is not None:
-                break
-            await asyncio.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(process.wait)
+        await kill_when(spawn_worker(args, env), lambda: int(db.hlen(ledger_key)), target)
         runs.append(db.hlen(ledger_key) - before)
         held_at_kill.append(db.hlen(hold_key))
     before = db.hlen(ledger_key)
