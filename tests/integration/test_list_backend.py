@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ import redis
 
 from queue_router import QueueRouter
 from tests.conftest import worker_env
+from tests.integration.test_worker_command import wait_for
 from tests.interop.node import TESTS, run_node
 
 PLAIN = {"ingest": {"legacy": "list", "list_key": "ingest:jobs", "workflow_type": "ingestJob"}}
@@ -71,21 +71,13 @@ async def test_a_list_worker_killed_mid_job_loses_nothing(
     env = worker_env(router.settings, QUEUE_ROUTER_QUEUES=json.dumps(queues),
                      QUEUE_ROUTER_LIST_WORKER_HEARTBEAT_S="1")  # fmt: skip
     first = spawn_worker(["list-worker", "--queue", "slow"], env)
-    await until(lambda: log.exists() and "start" in log.read_text(), "the first job to start")
+    await wait_for(lambda: log.exists() and "start" in log.read_text(), "the first job to start")
     first.kill()  # SIGKILL mid-job: its element is in its processing list
     first.wait()
     assert redis_db.llen("slow") == 1  # s-2 still waits; s-1 is held by the dead worker
     spawn_worker(["list-worker", "--queue", "slow"], env)
-    await until(lambda: log.read_text().count("end") == 2, "both jobs to finish", 30)
+    await wait_for(lambda: log.read_text().count("end") == 2, "both jobs to finish", 30)
     assert log.read_text().count("start") == 3  # s-1 ran again after the kill, s-2 once
     assert redis_db.llen("slow") == 0 and not redis_db.exists("slow:failed")
-    await until(lambda: not [k for k in redis_db.scan_iter("{slow}:queue-router:processing:*")
+    await wait_for(lambda: not [k for k in redis_db.scan_iter("{slow}:queue-router:processing:*")
                              if redis_db.llen(k)], "processing lists to empty")  # fmt: skip
-
-
-async def until(check: Callable[[], bool], what: str, within_s: float = 20) -> None:
-    for _ in range(int(within_s * 10)):
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
