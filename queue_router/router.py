@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from queue_router.errors import (
 from queue_router.evidence.ledger import Evidence
 from queue_router.guard import Admission, RollbackGuard
 from queue_router.logsummary import LogSummary
+from queue_router.many import ManyJobs, receipt
 from queue_router.metrics import (
     ENQUEUE_SECONDS,
     ENQUEUES,
@@ -57,7 +58,7 @@ log = logging.getLogger("queue_router")
 __all__ = ["QueueRouter"]
 
 
-class QueueRouter(AsyncLifecycle):
+class QueueRouter(ManyJobs, AsyncLifecycle):
     """Routes jobs between the legacy queues (Bull, RQ) and Temporal.
 
     Use it as an async context manager so connections and shadow work are cleaned up::
@@ -248,52 +249,6 @@ class QueueRouter(AsyncLifecycle):
         config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
         return await self._place(config, route, request)
 
-    async def enqueue_many(
-        self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
-    ) -> list[Receipt | QueueRouterError]:
-        """Place many jobs of one queue; one result per job, in input order.
-
-        Each result is the job's ``Receipt``, or the ``QueueRouterError`` that job got (bad
-        input, not written, outcome unknown): one job's failure never hides another's
-        placement. Jobs whose route is one legacy Redis backend are written in pipelined
-        batches of the same idempotent script; the others (Temporal, dual, shadow) are
-        placed as ``enqueue`` places them, ``concurrency`` at a time.
-        """
-        results: list[Receipt | QueueRouterError | None] = []
-        batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
-        single: list[tuple[int, QueueConfig, Route, EnqueueRequest]] = []
-        for index, job in enumerate(jobs):
-            results.append(None)
-            try:
-                config, route, request = self._prepare(queue, job)
-            except QueueRouterError as exc:
-                results[index] = exc
-                continue
-            if route.primary == config.legacy and route.secondary is None and route.shadow is None:
-                batched.setdefault(route.primary, []).append((index, route, request))
-            else:
-                single.append((index, config, route, request))
-        for backend_name, items in batched.items():
-            placed = await self._call_many(backend_name, [request for _, _, request in items])
-            for (index, route, request), outcome in zip(items, placed, strict=True):
-                results[index] = (
-                    _receipt(route, request, (outcome,)) if isinstance(outcome, Placement)
-                    else outcome
-                )  # fmt: skip
-        room = asyncio.Semaphore(concurrency)
-
-        async def place(
-            index: int, config: QueueConfig, route: Route, request: EnqueueRequest
-        ) -> None:
-            async with room:
-                try:
-                    results[index] = await self._place(config, route, request)
-                except QueueRouterError as exc:
-                    results[index] = exc
-
-        await asyncio.gather(*(place(*item) for item in single))
-        return [r for r in results if r is not None]
-
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
         config = self._queue(queue)
@@ -332,22 +287,6 @@ class QueueRouter(AsyncLifecycle):
             started = self._shadow.submit(queue, job_id, start)
             receipt = replace(receipt, shadow_started=started)
         return receipt
-
-    async def _call_many(
-        self, backend_name: str, requests: list[EnqueueRequest]
-    ) -> list[Placement | QueueRouterError]:
-        """One batched backend call, each job counted as ``_call`` counts it."""
-        started = time.perf_counter()
-        outcomes = await self._backends[backend_name].enqueue_many(requests)
-        elapsed = time.perf_counter() - started
-        for request, outcome in zip(requests, outcomes, strict=True):
-            kind: EnqueueOutcome = (
-                ("existing" if outcome.existing else "placed") if isinstance(outcome, Placement)
-                else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
-            )  # fmt: skip
-            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(elapsed)
-            ENQUEUES.labels(request.queue, backend_name, "batch", kind).inc()
-        return outcomes
 
     async def _call(
         self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False
@@ -408,7 +347,7 @@ class QueueRouter(AsyncLifecycle):
         finally:
             if admission is Admission.PROBE:  # the guard is open while probing: gauge stays 1
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
-        return _receipt(route, request, (placement,))
+        return receipt(route, request, (placement,))
 
     async def _fall_back(
         self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str, why: str
@@ -439,13 +378,13 @@ class QueueRouter(AsyncLifecycle):
                 detail={"remembered": True, "temporal_now": reason},
             )  # fmt: skip
             ENQUEUES.labels(request.queue, "temporal", route.mode.value, "existing").inc()
-            return _receipt(route, request, (held,))
+            return receipt(route, request, (held,))
         FALLBACKS.labels(request.queue, why).inc()
         self._log.warning(f"fallback:{why}", "job %s on %s fell back to %s: %s",
                           request.job_id, route.queue, config.legacy, reason)  # fmt: skip
         placement = await self._call(config.legacy, request, route.mode.value, fell_back=True)
         failed = Placement(backend="temporal", job_id=request.job_id, error=reason)
-        return _receipt(
+        return receipt(
             route, request, (placement,), failures=(failed,), fell_back=True, reason=reason
         )
 
@@ -477,7 +416,7 @@ class QueueRouter(AsyncLifecycle):
         if held:  # the caller gets a receipt: the missing side is repaired later
             for missing in failed:
                 await self._remember_for_repair(request, missing.backend, missing.error or "")
-            return _receipt(route, request, tuple(held), failures=tuple(failed))
+            return receipt(route, request, tuple(held), failures=tuple(failed))
         if all(isinstance(e, NotEnqueuedError) for e in errors):
             raise BackendUnavailable(
                 "dual", "; ".join(str(e) for e in errors), cause=errors[0]
@@ -497,28 +436,6 @@ class QueueRouter(AsyncLifecycle):
         except (RedisError, OSError) as exc:  # the log line above is then all there is
             log.error("dual-write failure of job %s (%s side) not recorded for reconcile: %s",
                       request.job_id, side, exc)  # fmt: skip
-
-
-def _receipt(
-    route: Route,
-    request: EnqueueRequest,
-    placements: tuple[Placement, ...],
-    *,
-    failures: tuple[Placement, ...] = (),
-    fell_back: bool = False,
-    reason: str | None = None,
-) -> Receipt:
-    return Receipt(
-        queue=route.queue,
-        job_id=request.job_id,
-        mode=route.mode,
-        bucket=route.bucket,
-        percentage=route.percentage,
-        placements=placements,
-        failures=failures,
-        fell_back=fell_back,
-        fallback_reason=reason,
-    )
 
 
 async def _quietly(chore: Awaitable[None]) -> None:

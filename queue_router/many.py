@@ -1,0 +1,122 @@
+"""``enqueue_many``: many jobs of one queue, one result per job, in input order.
+
+A mixin of ``QueueRouter``: it resolves each job as ``enqueue`` does (``_prepare``), sends
+the jobs whose route is one legacy Redis backend to that backend's ``enqueue_many`` (one
+pipelined batch of the same idempotent script), and places the others as ``enqueue``
+places them (``_place``), a bounded number at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping
+
+from queue_router.config import QueueConfig
+from queue_router.contract import Backend, EnqueueRequest
+from queue_router.errors import NotEnqueuedError, QueueRouterError
+from queue_router.metrics import ENQUEUE_SECONDS, ENQUEUES, EnqueueOutcome
+from queue_router.receipts import Job, Placement, Receipt
+from queue_router.routing import Route
+
+__all__ = ["ManyJobs", "receipt"]
+
+
+class ManyJobs:
+    """What ``enqueue_many`` needs of the router it is mixed into."""
+
+    _backends: Mapping[str, Backend]
+
+    @abstractmethod
+    def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
+
+    @abstractmethod
+    async def _place(
+        self, config: QueueConfig, route: Route, request: EnqueueRequest
+    ) -> Receipt: ...
+
+    async def enqueue_many(
+        self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
+    ) -> list[Receipt | QueueRouterError]:
+        """Place many jobs of one queue; one result per job, in input order.
+
+        Each result is the job's ``Receipt``, or the ``QueueRouterError`` that job got (bad
+        input, not written, outcome unknown): one job's failure never hides another's
+        placement. Jobs whose route is one legacy Redis backend are written in pipelined
+        batches of the same idempotent script; the others (Temporal, dual, shadow) are
+        placed as ``enqueue`` places them, ``concurrency`` at a time.
+        """
+        results: list[Receipt | QueueRouterError | None] = []
+        batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
+        single: list[tuple[int, QueueConfig, Route, EnqueueRequest]] = []
+        for index, job in enumerate(jobs):
+            results.append(None)
+            try:
+                config, route, request = self._prepare(queue, job)
+            except QueueRouterError as exc:
+                results[index] = exc
+                continue
+            if route.primary == config.legacy and route.secondary is None and route.shadow is None:
+                batched.setdefault(route.primary, []).append((index, route, request))
+            else:
+                single.append((index, config, route, request))
+        for backend_name, items in batched.items():
+            placed = await self._call_many(backend_name, [request for _, _, request in items])
+            for (index, route, request), outcome in zip(items, placed, strict=True):
+                results[index] = (
+                    receipt(route, request, (outcome,)) if isinstance(outcome, Placement)
+                    else outcome
+                )  # fmt: skip
+        room = asyncio.Semaphore(concurrency)
+
+        async def place(
+            index: int, config: QueueConfig, route: Route, request: EnqueueRequest
+        ) -> None:
+            async with room:
+                try:
+                    results[index] = await self._place(config, route, request)
+                except QueueRouterError as exc:
+                    results[index] = exc
+
+        await asyncio.gather(*(place(*item) for item in single))
+        return [r for r in results if r is not None]
+
+    async def _call_many(
+        self, backend_name: str, requests: list[EnqueueRequest]
+    ) -> list[Placement | QueueRouterError]:
+        """One batched backend call, each job counted as ``_call`` counts it."""
+        started = time.perf_counter()
+        outcomes = await self._backends[backend_name].enqueue_many(requests)
+        elapsed = time.perf_counter() - started
+        for request, outcome in zip(requests, outcomes, strict=True):
+            kind: EnqueueOutcome = (
+                ("existing" if outcome.existing else "placed") if isinstance(outcome, Placement)
+                else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
+            )  # fmt: skip
+            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(elapsed)
+            ENQUEUES.labels(request.queue, backend_name, "batch", kind).inc()
+        return outcomes
+
+
+def receipt(
+    route: Route,
+    request: EnqueueRequest,
+    placements: tuple[Placement, ...],
+    *,
+    failures: tuple[Placement, ...] = (),
+    fell_back: bool = False,
+    reason: str | None = None,
+) -> Receipt:
+    """The receipt of one job: the route it took, who holds it, which sides failed."""
+    return Receipt(
+        queue=route.queue,
+        job_id=request.job_id,
+        mode=route.mode,
+        bucket=route.bucket,
+        percentage=route.percentage,
+        placements=placements,
+        failures=failures,
+        fell_back=fell_back,
+        fallback_reason=reason,
+    )
