@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from queue_router.errors import InvalidJobError, PayloadError
 
-__all__ = ["ENVELOPE_RESERVE", "encode_payload", "validate_job_id", "validate_job_name"]
+__all__ = [
+    "ENVELOPE_RESERVE",
+    "encode_payload",
+    "new_job_id",
+    "validate_job_id",
+    "validate_job_name",
+]
 
 # Temporal's size limit applies to the whole workflow input: the data plus the envelope
 # around it (queue, ids, name, options). This much of the limit is kept for the envelope.
@@ -44,6 +51,18 @@ _BULL_SUFFIXES = frozenset(
         "prioritized",
     ]
 )
+
+
+def new_job_id() -> str:
+    """A fresh job id: 32 hex digits, never all decimal digits.
+
+    About one uuid4 in three million has only the digits 0-9 in its hex form, which
+    ``validate_job_id`` refuses (Bull's counter ids are all digits); draw again then.
+    """
+    while True:
+        job_id = uuid.uuid4().hex
+        if not job_id.isdigit():
+            return job_id
 
 
 def validate_job_id(queue: str, job_id: str) -> None:

@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -47,7 +46,12 @@ from queue_router.metrics import (
     ROUTE_PERCENTAGE,
     EnqueueOutcome,
 )
-from queue_router.payload import encode_payload, validate_job_id, validate_job_name
+from queue_router.payload import (
+    encode_payload,
+    new_job_id,
+    validate_job_id,
+    validate_job_name,
+)
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
 from queue_router.routing import Route
@@ -253,7 +257,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         """Check one job and resolve it: its queue's config, its route, its request."""
         config = self._queue(queue)
         data, key, job_id, name, options = job.data, job.key, job.job_id, job.name, job.options
-        job_id = job_id if job_id is not None else uuid.uuid4().hex
+        job_id = job_id if job_id is not None else new_job_id()
         validate_job_id(queue, job_id)
         validate_job_name(queue, name or config.job_name)
         request = EnqueueRequest(

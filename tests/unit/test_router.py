@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 
 import pytest
 from prometheus_client import REGISTRY
@@ -358,3 +359,12 @@ async def test_a_job_temporal_holds_never_falls_back_with_its_id() -> None:
     assert b["bull"].calls == 0
     other = await router.enqueue("email-send", {}, job_id="new-1")
     assert other.fell_back and other.backends == ("bull",)
+
+
+async def test_a_generated_job_id_is_never_all_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uuid4().hex is all digits about once in 3 million ids; Bull would reject it."""
+    digits = iter([uuid.UUID(int=0x12345678901234567890123456789012), uuid.uuid4()])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(digits))
+    router, _ = router_with()
+    receipt = await router.enqueue("email-send", {})
+    assert not receipt.job_id.isdigit()
