@@ -12,7 +12,9 @@ if the new one already was; every change is written to the audit trail
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,8 +28,10 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentRampingVersionRequest,
 )
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from queue_router.control import RuntimeControl
+from queue_router.errors import ConfigError
 from queue_router.evidence.ledger import RunStats, ShadowCounts
 from queue_router.evidence.rollout import Assessment, Thresholds, assess
 from queue_router.metrics import WORKER_RAMP
@@ -35,6 +39,8 @@ from queue_router.metrics import WORKER_RAMP
 __all__ = ["BuildRamp", "Deployment", "Routing", "task_queue_builds"]
 
 _ERRORS = {WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT}
+READY_WAIT_S = 30.0
+"""How long a build change waits for a new build's workers to poll all task queues."""
 _FINISHED = _ERRORS | {WorkflowExecutionStatus.COMPLETED}
 
 
@@ -93,25 +99,45 @@ class Deployment:
 
     async def set_ramping(self, build_id: str, percentage: float) -> None:
         """``build_id`` "" removes the ramp."""
-        await self.client.workflow_service.set_worker_deployment_ramping_version(
-            SetWorkerDeploymentRampingVersionRequest(
-                namespace=self.client.namespace,
-                deployment_name=self.name,
-                build_id=build_id,
-                percentage=percentage,
-                identity=self.client.identity,
-            )
+        request = SetWorkerDeploymentRampingVersionRequest(
+            namespace=self.client.namespace, deployment_name=self.name, build_id=build_id,
+            percentage=percentage, identity=self.client.identity,
+        )  # fmt: skip
+        service = self.client.workflow_service
+        await self._when_ready(
+            build_id, lambda: service.set_worker_deployment_ramping_version(request)
         )
 
     async def set_current(self, build_id: str) -> None:
-        await self.client.workflow_service.set_worker_deployment_current_version(
-            SetWorkerDeploymentCurrentVersionRequest(
-                namespace=self.client.namespace,
-                deployment_name=self.name,
-                build_id=build_id,
-                identity=self.client.identity,
-            )
+        request = SetWorkerDeploymentCurrentVersionRequest(
+            namespace=self.client.namespace, deployment_name=self.name, build_id=build_id,
+            identity=self.client.identity,
+        )  # fmt: skip
+        service = self.client.workflow_service
+        await self._when_ready(
+            build_id, lambda: service.set_worker_deployment_current_version(request)
         )
+
+    async def _when_ready(self, build_id: str, change: Callable[[], Awaitable[object]]) -> None:
+        """Make the change once the build polls every task queue the current one serves.
+
+        A build whose workers have just started is refused ("missing active task queues")
+        until they have polled each queue; that settles in seconds, so it is waited for,
+        up to ``READY_WAIT_S``, then reported naming the build.
+        """
+        deadline = time.monotonic() + READY_WAIT_S
+        while True:
+            try:
+                await change()
+                return
+            except RPCError as exc:
+                waiting = exc.status == RPCStatusCode.FAILED_PRECONDITION and "missing" in str(exc)
+                if not waiting or time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"deployment {self.name!r}, build {build_id!r}: {exc} "
+                        "(are its workers running on every task queue?)"
+                    ) from exc
+                await asyncio.sleep(0.5)
 
     async def runs(
         self, build_id: str, *, since: float | None = None, latest: int | None = None
