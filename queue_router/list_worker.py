@@ -46,7 +46,11 @@ return moved
 
 
 def envelope_of_element(queue: str, element: str) -> JobEnvelope:
-    value: Any = json.loads(element)
+    """The job in a list element: an envelope, JSON data, or (not JSON) the text itself."""
+    try:
+        value: Any = json.loads(element)
+    except ValueError:
+        value = element
     if isinstance(value, dict) and {"job_id", "queue", "data"} <= value.keys():
         return JobEnvelope(queue, str(value["job_id"]), "__default__", value["data"],
                            dict(value.get("options") or {}))  # fmt: skip

@@ -14,6 +14,7 @@ from queue_router.errors import ConfigError
 from queue_router.evidence.compare import LegacyOutcome, compare
 from queue_router.evidence.ledger import RunStats, ShadowCounts
 from queue_router.evidence.rollout import Thresholds, assess, next_step
+from queue_router.list_worker import envelope_of_element
 from queue_router.receipts import Backoff, JobOptions
 from workflows.envelope import ShadowCheck
 
@@ -137,3 +138,12 @@ def test_a_queue_can_pin_its_job_workflows() -> None:
     assert settings.queue("email-send").versioning is None
     with pytest.raises(ConfigError, match="versioning"):
         Settings.from_env(queues={"calc": {"workflow_type": "calcJob", "versioning": "sticky"}})
+
+
+def test_list_elements_become_jobs_whatever_their_shape() -> None:
+    envelope = envelope_of_element("q", '{"job_id": "j-1", "queue": "q", "data": {"a": 1}}')
+    assert (envelope.job_id, envelope.data) == ("j-1", {"a": 1})
+    plain = envelope_of_element("q", '{"a": 1}')
+    assert plain.data == {"a": 1} and len(plain.job_id) == 16
+    assert plain.job_id == envelope_of_element("q", '{"a": 1}').job_id  # stable
+    assert envelope_of_element("q", "not json at all").data == "not json at all"
