@@ -44,7 +44,7 @@ async def latencies(
     ``down`` is a router whose Temporal is unreachable: its shadow mode shows what a
     Temporal outage costs the caller in shadow mode (reliability scenario 7).
     """
-    tag = uuid.uuid4().hex[:8]
+    tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
     seen: dict[str, list[float]] = {mode: [] for mode in [*MODES, "shadow, temporal down"]}
     for i in range(jobs):
         for mode in MODES:
@@ -59,7 +59,7 @@ async def latencies(
 
 
 async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
-    tag = uuid.uuid4().hex[:8]
+    tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
@@ -109,11 +109,11 @@ async def temporal_path_cost(
     async with shared, local:
         for _ in range(rounds):
             for name, call in paths.items():
-                tag = uuid.uuid4().hex[:8]
+                tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
                 started = time.perf_counter()
                 await asyncio.gather(*(call(tag, i) for i in range(jobs)))
                 rates[name].append(jobs / (time.perf_counter() - started))
-            tag = uuid.uuid4().hex[:8]
+            tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
             batch = [Job({"i": i}, job_id=f"{tag}{i}") for i in range(jobs)]
             started = time.perf_counter()
             await shared.enqueue_many("bench-temporal", batch, concurrency=concurrency)
@@ -122,9 +122,9 @@ async def temporal_path_cost(
 
 
 async def migration_rate(settings: Settings, jobs: int, concurrency: int) -> float:
-    """Jobs/s of ``queue-router migrate`` moving ``jobs`` waiting Bull jobs into workflows."""
+    """Jobs/s of ``queue-router migrate`` moving the waiting Bull jobs into workflows."""
     async with QueueRouter(settings) as router:
-        tag = uuid.uuid4().hex[:8]
+        tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
         await router.enqueue_many("bench-bull", [Job({"i": i}, job_id=f"mig-{tag}-{i}")
                                                  for i in range(jobs)])  # fmt: skip
     plan = MigrationPlan(queues=["bench-bull"], batch_size=jobs, concurrency=concurrency)
@@ -132,8 +132,9 @@ async def migration_rate(settings: Settings, jobs: int, concurrency: int) -> flo
         started = time.perf_counter()
         report = await migrator.run(plan)
         elapsed = time.perf_counter() - started
-    assert report.counts()["moved"] == jobs, report.counts()
-    return jobs / elapsed
+    moved = report.counts()["moved"]  # ours, and what earlier phases left waiting there
+    assert moved >= jobs and report.ok, report.counts()
+    return moved / elapsed
 
 
 async def route_costs(settings: Settings, n: int = 100_000) -> dict[str, float]:
