@@ -59,6 +59,9 @@ from queue_router.shadow import ShadowRunner
 
 log = logging.getLogger("queue_router")
 
+ROUTE_CACHE = 4096
+"""Routes of recent keys kept by ``route()``; the table is emptied when it is full."""
+
 __all__ = ["QueueRouter"]
 
 
@@ -111,6 +114,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             control.on_change = self._apply_live
         self._base: dict[str, QueueConfig] = {}
         self._queues: dict[str, QueueConfig] = {}
+        self._routes: dict[tuple[str, str], Route] = {}
         self._guard_shared = False
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
@@ -185,6 +189,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
     def _apply_live(self, state: LiveState) -> None:
         """Swap in the live mode/percentage of every queue; no I/O, so ``route()`` stays pure."""
+        self._routes = {}  # computed under the old state
         for name, base in self._base.items():
             config = state.config_of(base)
             missing = self._missing_backend(config)
@@ -219,8 +224,19 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         task.add_done_callback(self._chores.discard)
 
     def route(self, queue: str, key: str) -> Route:
-        """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere."""
-        return self._queue(queue).route(key)
+        """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere.
+
+        Routes of recent keys are kept (``ROUTE_CACHE`` of them, all dropped whenever a
+        live setting changes): a key seen before costs a dictionary lookup, not a hash and
+        a new ``Route``.
+        """
+        route = self._routes.get((queue, key))
+        if route is None:
+            route = self._queue(queue).route(key)
+            if len(self._routes) >= ROUTE_CACHE:
+                self._routes.clear()
+            self._routes[(queue, key)] = route
+        return route
 
     async def enqueue(
         self,
@@ -276,7 +292,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             workflow_id=config.workflow_id(job_id),
             list_envelope=config.list_envelope,
         )
-        return config, config.route(key if key is not None else job_id), request
+        return config, self.route(queue, key if key is not None else job_id), request
 
     async def _place(self, config: QueueConfig, route: Route, request: EnqueueRequest) -> Receipt:
         queue, job_id = request.queue, request.job_id

@@ -25,6 +25,7 @@ from queue_router import (
     StartupError,
     UnknownQueueError,
 )
+from queue_router.control import LiveSetting, LiveState
 from queue_router.testing.memory import MemoryBackend
 from tests.counts import Counts
 
@@ -368,3 +369,11 @@ async def test_a_generated_job_id_is_never_all_digits(monkeypatch: pytest.Monkey
     router, _ = router_with()
     receipt = await router.enqueue("email-send", {})
     assert not receipt.job_id.isdigit()
+
+
+def test_a_remembered_route_gives_way_to_a_live_change_at_once() -> None:
+    router, _ = router_with()  # 0%: every key to Bull
+    assert router.route("email-send", "user-1").primary == "bull"
+    assert router.route("email-send", "user-1") is router.route("email-send", "user-1")
+    router._apply_live(LiveState({"email-send": LiveSetting(None, 100.0, "ramp", "me", 0.0)}))
+    assert router.route("email-send", "user-1").primary == "temporal"
