@@ -49,9 +49,10 @@ class ShadowActivities:
         )
 
     async def legacy_outcome(self, queue: str, job_id: str) -> LegacyOutcome:
-        if self.settings.queue(queue).legacy == "list":
+        legacy = self.settings.queue(queue).legacy
+        if legacy == "list":
             return LegacyOutcome("gone", error="a Redis list keeps no results to compare with")
-        if self.settings.queue(queue).legacy == "bull":
+        if legacy == "bull":
             return await bull_outcome(self._redis, self.settings.redis.bull_prefix, queue, job_id)
         serializer = self.settings.redis.rq_serializer
         return await rq_outcome(self._rq_connection, self._redis, serializer, queue, job_id)
@@ -73,7 +74,7 @@ class ShadowActivities:
             verdict, reason = "ignored", f"compare function {config.shadow.compare} failed: {exc}"
         SHADOW_COMPARISONS.labels(check.queue, verdict).inc()
         await self._evidence.record_comparison(
-            check.queue, check.job_id, verdict, reason, legacy=legacy.shown(),
+            check.queue, check.job_id, verdict, reason, legacy=shown(legacy),
             temporal=shown(check),
         )  # fmt: skip
         return verdict

@@ -123,10 +123,7 @@ class BullBackend(Backend):
                 except QueueRouterError as exc:
                     outcomes = [exc]
             else:
-                outcomes = []
-                for start in range(0, len(waiting), BATCH):
-                    chunk = [request for request, _ in waiting[start : start + BATCH]]
-                    outcomes.extend(await self._batch(chunk))
+                outcomes = await self.enqueue_many([request for request, _ in waiting])
         except BaseException as exc:  # anything outside the contract reaches every caller
             for _, placed in waiting:
                 if not placed.done():

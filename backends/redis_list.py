@@ -24,16 +24,21 @@ from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
 from queue_router.redis_client import AsyncRedis, RedisTLS
 
-__all__ = ["ListBackend", "list_element", "marker_key"]
+__all__ = ["ListBackend", "list_element", "marker_key", "slot_tag"]
 
 _PUSH = resources.files("backends").joinpath("list_push.lua").read_text()
 _TAG = re.compile(r"\{([^}]+)\}")
 
 
-def marker_key(list_key: str, job_id: str) -> str:
-    """The job id's marker, in the list's hash slot (the list's own tag, or its name)."""
+def slot_tag(list_key: str) -> str:
+    """``{tag}`` that puts a key in the list's hash slot: the list's own tag, or its name."""
     tag = _TAG.search(list_key)
-    return f"queue-router:list-id:{{{tag.group(1) if tag else list_key}}}:{job_id}"
+    return f"{{{tag.group(1) if tag else list_key}}}"
+
+
+def marker_key(list_key: str, job_id: str) -> str:
+    """The job id's marker, in the list's hash slot."""
+    return f"queue-router:list-id:{slot_tag(list_key)}:{job_id}"
 
 
 def list_element(request: EnqueueRequest) -> str:

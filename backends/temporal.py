@@ -43,7 +43,7 @@ from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from queue_router.sdk_logs import core_runtime
-from workflows.envelope import JobEnvelope, workflow_id
+from workflows.envelope import JobEnvelope, shadow_id, workflow_id
 
 __all__ = ["TemporalBackend"]
 
@@ -116,7 +116,7 @@ class TemporalBackend(Backend):
     async def enqueue(self, request: EnqueueRequest) -> Placement:
         wf_id = request.workflow_id or workflow_id(request.queue, request.job_id)
         if request.shadow:
-            wf_id = f"shadow/{wf_id}"
+            wf_id = shadow_id(wf_id)
         client = await self.client()
         start = await _start_request(client, request, wf_id)
         loop = asyncio.get_running_loop()

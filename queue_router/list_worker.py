@@ -18,10 +18,10 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import uuid
 from typing import Any
 
+from backends.redis_list import slot_tag
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.evidence.ledger import Evidence
@@ -33,7 +33,6 @@ from workflows.envelope import JobEnvelope
 __all__ = ["ListWorker", "envelope_of_element"]
 
 log = logging.getLogger(__name__)
-_TAG = re.compile(r"\{([^}]+)\}")
 
 # Move every element of a dead worker's processing list back to the consumer end of the
 # list, and forget the worker. KEYS: list, processing list, workers set; ARGV: worker id.
@@ -69,11 +68,10 @@ class ListWorker:
                               "QUEUE_ROUTER_QUEUES)")  # fmt: skip
         self.settings, self.queue, self.registry = settings, queue, registry
         self.list_key = config.list_key
-        tag = _TAG.search(self.list_key)
-        slot = tag.group(1) if tag else self.list_key
+        self._slot = slot_tag(self.list_key)
         self.id = uuid.uuid4().hex[:12]
-        self.processing = f"{{{slot}}}:queue-router:processing:{self.id}"
-        self.workers = f"{{{slot}}}:queue-router:list-workers"
+        self.processing = self._processing_of(self.id)
+        self.workers = f"{self._slot}:queue-router:list-workers"
         self.failed = f"{self.list_key}:failed"
         self.heartbeat_s = settings.worker.list_worker_heartbeat_s
         redis = settings.redis
@@ -86,7 +84,8 @@ class ListWorker:
         return f"{self.workers}:{worker}"
 
     def _processing_of(self, worker: str) -> str:
-        return self.processing.removesuffix(self.id) + worker
+        """A worker's own processing list, in the list's hash slot."""
+        return f"{self._slot}:queue-router:processing:{worker}"
 
     async def run(self, stop: asyncio.Event) -> None:
         claims = EffectClaims(self._redis, lease_ms=self.settings.worker.effect_lease_ms,

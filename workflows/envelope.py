@@ -18,6 +18,7 @@ __all__ = [
     "JobEnvelope",
     "JobResult",
     "ShadowCheck",
+    "shadow_id",
     "workflow_id",
 ]
 
@@ -85,7 +86,12 @@ def workflow_id(
     same workflows agree on the id, so a job started by both runs once.
     """
     base = template.format(queue=queue, job_id=job_id)
-    return f"shadow/{base}" if shadow else base
+    return shadow_id(base) if shadow else base
+
+
+def shadow_id(wf_id: str) -> str:
+    """The id of the shadow copy of the workflow ``wf_id``."""
+    return f"shadow/{wf_id}"
 
 
 @dataclass

@@ -36,8 +36,7 @@ def cmd_import_approvals(args: argparse.Namespace) -> int:
 
     async def run() -> list[ImportResult]:
         client = await connect_worker_client(settings)
-        with Progress(transient=True, disable=args.json or not sys.stderr.isatty(),
-                      console=None) as progress:  # fmt: skip
+        with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as progress:
             task = progress.add_task("importing approvals", total=total)
             return await import_approvals(
                 client, settings.temporal.temporal_task_queue, lines, dry_run=args.dry_run,

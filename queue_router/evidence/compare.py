@@ -40,14 +40,11 @@ class LegacyOutcome:
     error: str = ""
     effects: list[str] = field(default_factory=list)
 
-    def shown(self) -> dict[str, Any]:
-        return {"state": self.state, "value": self.value, "error": self.error,
-                "effects": self.effects}  # fmt: skip
 
-
-def shown(check: ShadowCheck) -> dict[str, Any]:
-    return {"state": check.state, "value": check.value, "error": check.error,
-            "effects": check.effects}  # fmt: skip
+def shown(side: LegacyOutcome | ShadowCheck) -> dict[str, Any]:
+    """One side of a comparison as the mismatch stream stores it."""
+    return {"state": side.state, "value": side.value, "error": side.error,
+            "effects": side.effects}  # fmt: skip
 
 
 async def legacy_effects(client: AsyncRedis, queue: str, job_id: str) -> list[str]:

@@ -46,13 +46,13 @@ async def bull_runs(
         found.extend((float(score), str(job_id), ok) for job_id, score in rows)
     if latest is not None:
         found = sorted(found, reverse=True)[:latest]
-    durations, failed = [], 0
-    for _, job_id, ok in found:
-        times = await client.hmget(f"{base}:{job_id}", ["processedOn", "finishedOn"])
-        processed, finished = times[0], times[1]
-        if processed and finished:
-            durations.append(float(finished) - float(processed))
-        failed += not ok
+    pipe = client.pipeline(transaction=False)  # one round trip for every job hash
+    for _, job_id, _ in found:
+        pipe.hmget(f"{base}:{job_id}", ["processedOn", "finishedOn"])
+    times = await pipe.execute() if found else []
+    durations = [float(finished) - float(processed)
+                 for processed, finished in times if processed and finished]  # fmt: skip
+    failed = sum(1 for _, _, ok in found if not ok)
     return RunStats(len(found), failed, tuple(durations))
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from backends.redis_list import slot_tag
 from backends.temporal import TemporalBackend
 from queue_router.config import QueueConfig, Settings
 from queue_router.contract import EnqueueRequest
@@ -36,7 +36,6 @@ from queue_router.redis_client import AsyncRedis
 
 __all__ = ["ListMigration"]
 
-_TAG = re.compile(r"\{([^}]+)\}")
 
 # Pop one element into pending under its job id. KEYS: list, pending. Returns {id, element}.
 _TAKE = """
@@ -78,11 +77,10 @@ class ListMigration:
         self, settings: Settings, config: QueueConfig, client: AsyncRedis, temporal: TemporalBackend
     ) -> None:
         self.settings, self.config, self.redis, self.temporal = settings, config, client, temporal
-        tag = _TAG.search(config.list_key)
-        slot = tag.group(1) if tag else config.list_key
+        slot = slot_tag(config.list_key)
         self.list_key = config.list_key
-        self.pending = f"{{{slot}}}:queue-router:migrating"
-        self.ledger = f"{{{slot}}}:queue-router:ledger"
+        self.pending = f"{slot}:queue-router:migrating"
+        self.ledger = f"{slot}:queue-router:ledger"
         self._take = client.register_script(_TAKE)
         self._settle = client.register_script(_SETTLE)
         self._restore = client.register_script(_RESTORE)
