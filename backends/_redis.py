@@ -37,6 +37,7 @@ __all__ = [
     "async_client",
     "check_credentials",
     "eviction_preflight",
+    "refused",
     "sync_client",
     "write_or_classify",
 ]
@@ -73,6 +74,13 @@ def rejected(backend: str, url: str, exc: BaseException) -> CredentialsRejected:
         f"Redis at REDIS_URL={redact_url(url)} refused our credentials ({kind} failed: "
         f"{type(exc).__name__}); nothing was written: fix the user/password in REDIS_URL",
     )
+
+
+def refused(backend: str, url: str, reply: Exception) -> QueueRouterError:
+    """An error reply to one write of a batch: the write did not run."""
+    if credentials_problem(reply):
+        return rejected(backend, url, reply)
+    return BackendUnavailable(backend, f"Redis rejected the write: {reply}", cause=reply)
 
 
 async def write_or_classify(

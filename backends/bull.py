@@ -8,7 +8,6 @@ a job, and an id that already exists is left alone (Bull's custom ``jobId`` rule
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -16,10 +15,18 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import RedisCluster
+from redis.exceptions import NoScriptError
 
-from backends._redis import async_client, check_credentials, eviction_preflight, write_or_classify
+from backends._one_connection import OneConnection, pack
+from backends._redis import (
+    async_client,
+    check_credentials,
+    eviction_preflight,
+    refused,
+    write_or_classify,
+)
 from queue_router.contract import Backend, EnqueueRequest
-from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
+from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
 from queue_router.receipts import Placement
 from queue_router.redis_client import AsyncRedis, RedisTLS
 
@@ -34,7 +41,6 @@ def bull_script(name: str, package: str = "backends") -> str:
 
 _ADD_SCRIPT = bull_script("bull_add.lua")
 _STRUCTURAL_KEYS = ("wait", "paused", "meta-paused", "id", "delayed", "priority")
-_Outcome = Placement | QueueRouterError
 BATCH = 500
 """Jobs per pipelined round trip in ``enqueue_many``."""
 
@@ -74,10 +80,11 @@ class BullBackend(Backend):
         self._require_noeviction = require_noeviction
         self._script = self._redis.register_script(_ADD_SCRIPT)
         self._token = str(uuid.uuid4())
-        self._waiting: list[
-            tuple[EnqueueRequest, asyncio.Future[Placement | QueueRouterError]]
-        ] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._one = (
+            None
+            if isinstance(self._redis, RedisCluster)
+            else OneConnection(self._redis.connection_pool, timeout_s)
+        )
 
     def key(self, queue: str, suffix: str) -> str:
         """The Redis key ``<prefix>:<queue>:<suffix>``, as Bull's ``toKey`` builds it."""
@@ -90,58 +97,19 @@ class BullBackend(Backend):
         )
 
     async def aclose(self) -> None:
+        if self._one is not None:
+            self._one.close()
         if self._owns_client:
             await self._redis.aclose()
 
     async def enqueue(self, request: EnqueueRequest) -> Placement:
-        """Concurrent calls of one loop turn share one pipelined round trip.
-
-        As ioredis does for Node's producer: the first call of a turn schedules a flush,
-        every call made before it runs joins the same batch (``_batch``: the contract
-        holds per job). A call alone in its turn runs its script directly.
-        """
-        if isinstance(self._redis, RedisCluster):
-            return await self._one(request)
-        loop = asyncio.get_running_loop()
-        placed: asyncio.Future[Placement | QueueRouterError] = loop.create_future()
-        self._waiting.append((request, placed))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        outcome = await placed
+        """One job: concurrent calls share one connection, their writes one round trip."""
+        if self._one is None:
+            return await self._cluster_one(request)
+        outcome = (await self._write([request], request.job_id))[0]
         if isinstance(outcome, QueueRouterError):
             raise outcome
         return outcome
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # the other callers of this loop turn join the batch
-        waiting, self._waiting, self._flusher = self._waiting, [], None
-        try:
-            if len(waiting) == 1:
-                request = waiting[0][0]
-                try:
-                    outcomes: list[Placement | QueueRouterError] = [await self._one(request)]
-                except QueueRouterError as exc:
-                    outcomes = [exc]
-            else:
-                outcomes = await self.enqueue_many([request for request, _ in waiting])
-        except BaseException as exc:  # anything outside the contract reaches every caller
-            for _, placed in waiting:
-                if not placed.done():
-                    placed.set_exception(exc)
-            raise
-        for (_, placed), outcome in zip(waiting, outcomes, strict=True):
-            if not placed.done():
-                placed.set_result(outcome)
-
-    async def _one(self, request: EnqueueRequest) -> Placement:
-        keys, args = self._call(request)
-
-        async def write() -> list[bytes]:
-            result: list[bytes] = await self._script(keys=keys, args=args)
-            return result
-
-        result = await write_or_classify(self.name, request.job_id, self._url, write)
-        return self._placement(request, result)
 
     async def enqueue_many(
         self, requests: Sequence[EnqueueRequest]
@@ -152,35 +120,59 @@ class BullBackend(Backend):
         job id); if no re-run gets an answer, each of its jobs is reported unknown. On a
         cluster, jobs are written one by one (a pipeline there is per node anyway).
         """
-        if isinstance(self._redis, RedisCluster):
+        if self._one is None:
             return await super().enqueue_many(requests)
         out: list[Placement | QueueRouterError] = []
         for start in range(0, len(requests), BATCH):
-            out.extend(await self._batch(requests[start : start + BATCH]))
+            batch = requests[start : start + BATCH]
+            out.extend(await self._write(batch, f"{batch[0].job_id} and {len(batch) - 1} "
+                                                "more in one batch"))  # fmt: skip
         return out
 
-    async def _batch(self, batch: Sequence[EnqueueRequest]) -> list[Placement | QueueRouterError]:
-        calls = [self._call(request) for request in batch]
+    async def _write(
+        self, batch: Sequence[EnqueueRequest], label: str
+    ) -> list[Placement | QueueRouterError]:
+        """Run the add script for each job on the shared connection: outcomes in order."""
+        one = self._one
+        assert one is not None
+        commands = [self._command(request) for request in batch]
 
         async def write() -> list[Any]:
-            pipe = self._redis.pipeline(transaction=False)
-            for keys, args in calls:
-                await self._script(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
-            return list(await pipe.execute(raise_on_error=False))
+            replies = await one.run(commands)
+            unloaded = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if unloaded:  # a restarted or flushed Redis: load the script, run those again
+                await one.run([pack("SCRIPT", "LOAD", _ADD_SCRIPT)])
+                again = await one.run([commands[i] for i in unloaded])
+                for i, reply in zip(unloaded, again, strict=True):
+                    replies[i] = reply
+            return replies
 
-        label = f"{batch[0].job_id} and {len(batch) - 1} more in one batch"
         try:
-            results = await write_or_classify(self.name, label, self._url, write)
+            replies = await write_or_classify(self.name, label, self._url, write)
         except EnqueueOutcomeUnknown as exc:
             return [EnqueueOutcomeUnknown(self.name, r.job_id, exc.reason, cause=exc.cause)
                     for r in batch]  # fmt: skip
         except QueueRouterError as exc:  # definitely not written, none of them
             return [exc for _ in batch]
         return [
-            BackendUnavailable(self.name, f"Redis rejected the write: {result}", cause=result)
-            if isinstance(result, Exception) else self._placement(request, result)
-            for request, result in zip(batch, results, strict=True)
+            refused(self.name, self._url, reply)
+            if isinstance(reply, Exception) else self._placement(request, reply)
+            for request, reply in zip(batch, replies, strict=True)
         ]  # fmt: skip
+
+    async def _cluster_one(self, request: EnqueueRequest) -> Placement:
+        keys, args = self._call(request)
+
+        async def write() -> list[bytes]:
+            result: list[bytes] = await self._script(keys=keys, args=args)
+            return result
+
+        result = await write_or_classify(self.name, request.job_id, self._url, write)
+        return self._placement(request, result)
+
+    def _command(self, request: EnqueueRequest) -> bytes:
+        keys, args = self._call(request)
+        return pack("EVALSHA", self._script.sha, len(keys), *keys, *args)
 
     def _call(self, request: EnqueueRequest) -> tuple[list[str], list[str | int]]:
         """The add script's keys and arguments for one job."""

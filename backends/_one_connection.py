@@ -1,0 +1,167 @@
+"""One Redis connection that every concurrent caller writes to: ioredis's model, in asyncio.
+
+Node's Bull producer is fast at concurrency because ioredis sends each command at once on
+one connection and matches replies to callers in order; it never waits for a reply
+before sending the next command, and never borrows a pooled connection per call. This
+does the same, and also corks: the commands of one event-loop turn go out in one write.
+
+redis-py still opens the connection (TLS, AUTH, SELECT and our setup hook, exactly as
+for every other client of ours); we then take over its socket and parse replies with
+``hiredis``. Error replies come back as redis-py's exception classes (``NoScriptError``,
+``NoPermissionError`` ...), so the callers' error triage is the one they already use.
+
+A lost connection fails every reply still awaited with a ``ConnectionError`` (the
+commands may have run: the caller re-runs its idempotent writes); a reply that takes
+longer than the timeout closes the connection for the same reason. The next call
+connects again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+import redis
+import redis.asyncio as aredis
+from redis._parsers import BaseParser
+
+__all__ = ["OneConnection", "pack"]
+
+
+def pack(*args: str | int | bytes) -> bytes:
+    """One command in Redis's wire format (hiredis's packer: C, not redis-py's Python)."""
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # stub: 1-tuples only
+    return packed
+
+
+class _Replies(asyncio.Protocol):
+    """Reads replies off the socket; each goes to the caller waiting first in line."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        transport = writer.transport
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.writer = writer  # kept: a collected StreamWriter closes its transport
+        self.parser = hiredis.Reader()
+        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.corked: list[bytes] = []
+        self.lost: redis.ConnectionError | None = None
+        self.writable: asyncio.Future[None] | None = None
+
+    def send(self, commands: Sequence[bytes]) -> list[asyncio.Future[Any]]:
+        """Queue packed commands for this turn's write; one future per reply, in order."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in commands]
+        if not self.corked:
+            loop.call_soon(self._write)
+        self.corked.extend(commands)
+        self.waiting.extend(futures)
+        return futures
+
+    def _write(self) -> None:
+        corked, self.corked = self.corked, []
+        if self.lost is None:
+            self.transport.write(b"".join(corked))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+            while (reply := self.parser.gets()) is not False:
+                waiter = self.waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(reply)
+        except (hiredis.ProtocolError, IndexError) as exc:  # a stream we cannot follow
+            self.drop(exc)
+
+    def drop(self, why: Exception) -> None:
+        """Close the socket and fail every reply still awaited, now."""
+        self.transport.close()
+        self.connection_lost(why)
+
+    def pause_writing(self) -> None:
+        self.writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.lost is not None:
+            return
+        self.lost = redis.ConnectionError(f"the connection to Redis was lost ({exc or 'EOF'})")
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(self.lost)
+        self.resume_writing()
+
+
+class OneConnection:
+    """Commands from every caller on one socket, replies handed back in order.
+
+    Args:
+        pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts) the
+            connection is opened with; its own connections are not used.
+        timeout_s: how long a caller waits for its replies before the connection is
+            dropped and the caller gets ``redis.TimeoutError``.
+    """
+
+    def __init__(self, pool: aredis.ConnectionPool, timeout_s: float) -> None:
+        self._pool = pool
+        self._timeout_s = timeout_s
+        self._replies: _Replies | None = None
+        self._connecting = asyncio.Lock()
+
+    async def run(self, commands: Sequence[bytes]) -> list[Any]:
+        """Send packed commands (``hiredis.pack_command``); their replies, in order.
+
+        An error reply is returned as the redis-py exception it stands for, not raised:
+        in a batch, one job's error is that job's alone. Connection failures and
+        timeouts raise, because they concern every command sent.
+        """
+        replies = self._replies
+        if replies is None or replies.lost is not None:
+            replies = await self._connect()
+        futures = replies.send(commands)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if replies.writable is not None:
+                    await replies.writable
+                results = [await future for future in futures]
+        except TimeoutError:
+            for future in futures:
+                future.cancel()
+            timeout = redis.TimeoutError(
+                f"no reply from Redis within {self._timeout_s}s; the connection was closed"
+            )
+            replies.drop(timeout)  # replies still due would reach the wrong callers
+            raise timeout from None
+        return [
+            BaseParser.parse_error(str(r))  # type: ignore[no-untyped-call]
+            if isinstance(r, hiredis.ReplyError)
+            else r
+            for r in results
+        ]
+
+    async def _connect(self) -> _Replies:
+        async with self._connecting:
+            if self._replies is not None and self._replies.lost is None:
+                return self._replies  # another caller connected while this one waited
+            connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+            await connection.connect()
+            writer = connection._writer
+            assert writer is not None
+            connection._reader = connection._writer = None  # the socket is ours now
+            replies = _Replies(writer)
+            replies.transport.set_protocol(replies)
+            self._replies = replies
+            return replies
+
+    def close(self) -> None:
+        if self._replies is not None:
+            self._replies.drop(redis.ConnectionError("closed by queue-router"))
+            self._replies = None

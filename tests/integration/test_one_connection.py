@@ -1,0 +1,56 @@
+"""Bull writes share one Redis connection, as ioredis does for Node's producer.
+
+What that must not cost: a Redis that lost our script (restart, ``SCRIPT FLUSH``) still
+takes every job, once. What it must give: concurrent callers never open a connection each.
+(A reply that comes too late: ``test_faults.test_a_slow_redis_write_is_settled...``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from queue_router import Job, QueueRouter, Receipt
+from queue_router.testing.devservers import RedisServer
+from tests.integration.test_faults import bull_entries
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_flushed_script_is_loaded_again_for_single_and_batched_jobs(
+    make_router: Callable[..., Any], redis_db: redis.Redis
+) -> None:
+    router: QueueRouter = await make_router()
+    await router.enqueue("email-send", {"n": 0}, job_id="flush-0")
+    redis_db.script_flush()
+    single = await router.enqueue("email-send", {"n": 1}, job_id="flush-1")
+    redis_db.script_flush()
+    batch = await router.enqueue_many(
+        "email-send", [Job({"n": i}, job_id=f"flush-{i}") for i in range(1, 5)]
+    )
+    assert single.backends == ("bull",) and not single.placements[0].existing
+    assert [r.placements[0].existing for r in batch if isinstance(r, Receipt)] == [
+        True, False, False, False]  # fmt: skip
+    entries = bull_entries(redis_db)
+    assert {f"flush-{i}": entries[f"flush-{i}"] for i in range(5)} == {
+        f"flush-{i}": 1 for i in range(5)}  # fmt: skip
+
+
+async def test_concurrent_callers_share_one_connection(
+    make_settings: Callable[..., Any], own_redis: RedisServer
+) -> None:
+    async with QueueRouter(make_settings(redis_url=own_redis.url)) as router:
+        await router.enqueue("email-send", {}, job_id="warm-up")
+        db = redis.Redis.from_url(own_redis.url)
+        before = int(db.info("stats")["total_connections_received"])
+        receipts = await asyncio.gather(
+            *(router.enqueue("email-send", {"i": i}, job_id=f"c-{i}") for i in range(200))
+        )
+        after = int(db.info("stats")["total_connections_received"])
+        db.close()
+    assert len({r.job_id for r in receipts}) == 200
+    assert after - before == 0, "a caller opened a connection of its own"
