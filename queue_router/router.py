@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -54,13 +54,10 @@ from queue_router.payload import (
 )
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
-from queue_router.routing import Route
+from queue_router.routing import Route, RouteTable
 from queue_router.shadow import ShadowRunner
 
 log = logging.getLogger("queue_router")
-
-ROUTE_CACHE = 4096
-"""Routes of recent keys kept by ``route()``; the table is emptied when it is full."""
 
 __all__ = ["QueueRouter"]
 
@@ -114,7 +111,9 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             control.on_change = self._apply_live
         self._base: dict[str, QueueConfig] = {}
         self._queues: dict[str, QueueConfig] = {}
-        self._routes: dict[tuple[str, str], Route] = {}
+        self._tables: dict[str, RouteTable] = {}
+        self._route_of: dict[str, Callable[[str], Route]] = {}
+        """Each queue's ``RouteTable.route``, one lookup away: it runs on every enqueue."""
         self._guard_shared = False
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
@@ -168,6 +167,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         config = self._queues.get(name)
         if config is None:
             config = self._queues[name] = self._base[name] = self.settings.queue(name)
+            self._set_table(name, config)
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
             GUARD_OPEN.labels(name).set(1 if self._guard.is_open else 0)
             missing = self._missing_backend(config)
@@ -189,7 +189,6 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
     def _apply_live(self, state: LiveState) -> None:
         """Swap in the live mode/percentage of every queue; no I/O, so ``route()`` stays pure."""
-        self._routes = {}  # computed under the old state
         for name, base in self._base.items():
             config = state.config_of(base)
             missing = self._missing_backend(config)
@@ -198,6 +197,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                                   "here", name, missing)  # fmt: skip
                 config = base
             self._queues[name] = config
+            if self._tables[name].state != config.state():  # its routes are out of date
+                self._set_table(name, config)
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
         remaining = (state.guard_open_until or 0) - time.time()
         if remaining > 0:
@@ -226,17 +227,18 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
     def route(self, queue: str, key: str) -> Route:
         """The path ``key`` takes on ``queue`` now. Pure: no I/O, same answer everywhere.
 
-        Routes of recent keys are kept (``ROUTE_CACHE`` of them, all dropped whenever a
-        live setting changes): a key seen before costs a dictionary lookup, not a hash and
-        a new ``Route``.
+        A route depends only on the key's bucket and the queue's state, so each queue keeps
+        a table of routes by bucket for its current state: a key costs one hash.
         """
-        route = self._routes.get((queue, key))
-        if route is None:
-            route = self._queue(queue).route(key)
-            if len(self._routes) >= ROUTE_CACHE:
-                self._routes.clear()
-            self._routes[(queue, key)] = route
-        return route
+        try:
+            return self._route_of[queue](key)
+        except KeyError:
+            self._queue(queue)  # first use of the queue: checked, and its table made
+            return self._route_of[queue](key)
+
+    def _set_table(self, name: str, config: QueueConfig) -> None:
+        table = self._tables[name] = RouteTable(config.state())
+        self._route_of[name] = table.route
 
     async def enqueue(
         self,

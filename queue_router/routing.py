@@ -20,6 +20,7 @@ for each user (all three are monotone in the percentage too):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -31,7 +32,9 @@ __all__ = [
     "DEFAULT_BUCKETING",
     "Bucketing",
     "Mode",
+    "QueueState",
     "Route",
+    "RouteTable",
     "bucket",
     "decide",
     "threshold",
@@ -59,7 +62,7 @@ class Mode(StrEnum):
 
 def bucket(key: str) -> int:
     """The routing bucket of ``key``, in ``[0, 10000)``."""
-    return int(mmh3.hash(key.encode("utf-8"), seed=0, signed=False)) % BUCKETS
+    return _murmur(key) % BUCKETS
 
 
 def threshold(percentage: float) -> int:
@@ -68,12 +71,16 @@ def threshold(percentage: float) -> int:
 
 
 def _murmur(text: str) -> int:
-    return int(mmh3.hash(text.encode("utf-8"), seed=0, signed=False))
+    return int(mmh3.hash(text, 0, False))
 
 
 @dataclass(frozen=True, slots=True)
 class Bucketing:
-    """How a queue turns a routing key into "Temporal or not" at a percentage."""
+    """How a queue turns a routing key into "Temporal or not" at a percentage.
+
+    In two steps, so a route can be looked up by bucket: ``bucket_of`` (the key's bucket
+    in the strategy's own scale) and ``admits`` (whether a bucket is inside a percentage).
+    """
 
     strategy: Literal["queue-router", "unleash", "flagd"] = "queue-router"
     salt: str = ""
@@ -83,16 +90,24 @@ class Bucketing:
     flag_key: str = ""
     """flagd: the flag key, the default seed prefix of the ``fractional`` operator."""
 
+    def bucket_of(self, key: str) -> int:
+        """The key's bucket: 0 .. 9999 (queue-router, flagd) or 1 .. 100 (unleash)."""
+        if self.strategy == "unleash":
+            return _murmur(f"{self.group_id}:{key}") % 100 + 1
+        if self.strategy == "flagd":
+            return (_murmur(self.flag_key + key) * BUCKETS) >> 32
+        return bucket(f"{self.salt}:{key}" if self.salt else key)
+
+    def admits(self, bucket: int, percentage: float) -> bool:
+        """Whether keys of ``bucket`` are inside ``percentage`` (go to Temporal)."""
+        if self.strategy == "unleash":
+            return percentage > 0 and bucket <= percentage
+        return bucket < threshold(percentage)
+
     def place(self, key: str, percentage: float) -> tuple[int, bool]:
         """(the key's bucket in this strategy's own scale, whether it goes to Temporal)."""
-        if self.strategy == "unleash":
-            normalized = _murmur(f"{self.group_id}:{key}") % 100 + 1  # 1 .. 100
-            return normalized, percentage > 0 and normalized <= percentage
-        if self.strategy == "flagd":
-            value = (_murmur(self.flag_key + key) * BUCKETS) >> 32  # 0 .. 9999
-            return value, value < threshold(percentage)
-        b = bucket(f"{self.salt}:{key}" if self.salt else key)
-        return b, b < threshold(percentage)
+        b = self.bucket_of(key)
+        return b, self.admits(b, percentage)
 
 
 DEFAULT_BUCKETING = Bucketing()
@@ -103,11 +118,11 @@ class Route:
     """Where a key goes now: a primary backend, maybe a second write, maybe a shadow copy.
 
     ``percentage`` is the effective share of the queue's keys whose primary is Temporal
-    (0 for legacy-only and shadow, 100 for temporal), so dashboards can sum it up.
+    (0 for legacy-only and shadow, 100 for temporal), so dashboards can sum it up. A route
+    depends only on the key's bucket and the queue's state, so keys share route objects.
     """
 
     queue: str
-    key: str
     mode: Mode
     bucket: int
     percentage: float
@@ -122,6 +137,94 @@ class Route:
         return self.primary == "temporal"
 
 
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """What a queue's routes depend on besides the bucket: its mode, share and strategy."""
+
+    queue: str
+    mode: Mode
+    percentage: float
+    legacy: str
+    """The queue's legacy backend name (``bull``, ``rq`` or ``list``)."""
+    bucketing: Bucketing = DEFAULT_BUCKETING
+    shadow_percentage: float = 100.0
+
+    def route_at(self, bucket: int) -> Route:
+        """The route of every key in ``bucket``.
+
+        In dual mode the primary is legacy until the queue is at 100%, then Temporal. In
+        shadow mode only the buckets inside ``shadow_percentage`` get a shadow copy.
+        """
+        queue, mode, b, how = self.queue, self.mode, bucket, self.bucketing.strategy
+        legacy, percentage = self.legacy, self.percentage
+        match mode:
+            case Mode.BULL | Mode.RQ:
+                return Route(queue, mode, b, 0.0, primary=mode.value, bucketing=how)
+            case Mode.TEMPORAL:
+                return Route(queue, mode, b, 100.0, primary="temporal", bucketing=how)
+            case Mode.PERCENTAGE:
+                target = "temporal" if self.bucketing.admits(b, percentage) else legacy
+                return Route(queue, mode, b, percentage, primary=target, bucketing=how)
+            case Mode.DUAL:
+                if threshold(percentage) >= BUCKETS:
+                    return Route(queue, mode, b, 100.0, primary="temporal", secondary=legacy,
+                                 bucketing=how)  # fmt: skip
+                return Route(queue, mode, b, 0.0, primary=legacy, secondary="temporal",
+                             bucketing=how)  # fmt: skip
+            case Mode.SHADOW:
+                sampled = self.bucketing.admits(b, self.shadow_percentage)
+                return Route(queue, mode, b, 0.0, primary=legacy,
+                             shadow="temporal" if sampled else None, bucketing=how)  # fmt: skip
+        raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover
+
+
+class RouteTable:
+    """The routes of one queue state, by bucket: routing a key is one hash and one lookup.
+
+    Filled lazily (a bucket's route is made the first time a key lands in it) and thrown
+    away whole when the queue's state changes; never per key, so it stays bounded.
+    ``route`` is a closure, not a method: it runs on every ``enqueue``.
+    """
+
+    __slots__ = ("route", "state")
+
+    def __init__(self, state: QueueState) -> None:
+        self.state = state
+        self.route: Callable[[str], Route] = self._own() if self._is_own() else self._other()
+
+    def _is_own(self) -> bool:
+        return self.state.bucketing.strategy == "queue-router"
+
+    def _own(self) -> Callable[[str], Route]:
+        """queue-router's bucketing, inlined: ``bucket(salt + ":" + key)``."""
+        salt = self.state.bucketing.salt
+        prefix, murmur, route_at = (f"{salt}:" if salt else ""), mmh3.hash, self.state.route_at
+        size = BUCKETS
+        routes: list[Route | None] = [None] * size
+
+        def route(key: str) -> Route:
+            b = murmur(prefix + key, 0, False) % size
+            found = routes[b]
+            if found is None:
+                found = routes[b] = route_at(b)
+            return found
+
+        return route
+
+    def _other(self) -> Callable[[str], Route]:
+        bucket_of, route_at = self.state.bucketing.bucket_of, self.state.route_at
+        routes: dict[int, Route] = {}
+
+        def route(key: str) -> Route:
+            b = bucket_of(key)
+            found = routes.get(b)
+            if found is None:
+                found = routes[b] = route_at(b)
+            return found
+
+        return route
+
+
 def decide(
     *,
     queue: str,
@@ -132,30 +235,6 @@ def decide(
     bucketing: Bucketing = DEFAULT_BUCKETING,
     shadow_percentage: float = 100.0,
 ) -> Route:
-    """The route of ``key`` on ``queue``; no I/O, so a checker can recompute it offline.
-
-    ``legacy`` is the queue's legacy backend name (``bull`` or ``rq``). In dual mode the
-    primary is legacy until the queue is at 100%, then Temporal. In shadow mode only the
-    keys below ``shadow_percentage`` (same bucketing) get a shadow copy.
-    """
-    b, to_temporal = bucketing.place(key, percentage)
-    how = bucketing.strategy
-    match mode:
-        case Mode.BULL | Mode.RQ:
-            return Route(queue, key, mode, b, 0.0, primary=mode.value, bucketing=how)
-        case Mode.TEMPORAL:
-            return Route(queue, key, mode, b, 100.0, primary="temporal", bucketing=how)
-        case Mode.PERCENTAGE:
-            target = "temporal" if to_temporal else legacy
-            return Route(queue, key, mode, b, percentage, primary=target, bucketing=how)
-        case Mode.DUAL:
-            if threshold(percentage) >= BUCKETS:
-                return Route(queue, key, mode, b, 100.0, primary="temporal", secondary=legacy,
-                             bucketing=how)  # fmt: skip
-            return Route(queue, key, mode, b, 0.0, primary=legacy, secondary="temporal",
-                         bucketing=how)  # fmt: skip
-        case Mode.SHADOW:
-            _, sampled = bucketing.place(key, shadow_percentage)
-            return Route(queue, key, mode, b, 0.0, primary=legacy,
-                         shadow="temporal" if sampled else None, bucketing=how)  # fmt: skip
-    raise AssertionError(f"unhandled mode {mode!r}")  # pragma: no cover
+    """The route of ``key`` on ``queue``; no I/O, so a checker can recompute it offline."""
+    state = QueueState(queue, mode, percentage, legacy, bucketing, shadow_percentage)
+    return state.route_at(bucketing.bucket_of(key))

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from queue_router.receipts import Backoff, JobOptions
-from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, Route, decide
+from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, QueueState, Route
 from workflows.envelope import DEFAULT_WORKFLOW_ID, workflow_id
 
 __all__ = ["DefaultJobOptions", "QueueConfig", "QueueOverride", "ShadowPolicy"]
@@ -189,10 +189,13 @@ class QueueConfig:
         """The id of this queue's workflow for ``job_id`` (its template, or the default)."""
         return workflow_id(self.name, job_id, template=self.workflow_id_template)
 
+    def state(self) -> QueueState:
+        """What this queue's routes depend on (see ``RouteTable``)."""
+        return QueueState(
+            self.name, self.mode, self.percentage, self.legacy, self.bucketing,
+            self.shadow.percentage,
+        )  # fmt: skip
+
     def route(self, key: str) -> Route:
         """Where ``key`` goes on this queue now: a pure function, no I/O."""
-        return decide(
-            queue=self.name, key=key, mode=self.mode, percentage=self.percentage,
-            legacy=self.legacy, bucketing=self.bucketing,
-            shadow_percentage=self.shadow.percentage,
-        )  # fmt: skip
+        return self.state().route_at(self.bucketing.bucket_of(key))

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queue_router import Mode, bucket
-from queue_router.routing import decide, threshold
+from queue_router.routing import Bucketing, QueueState, RouteTable, decide, threshold
 
 KEYS = [f"user-{i}" for i in range(10_000)]
 
@@ -61,11 +61,11 @@ def test_bucket_is_murmur3_of_utf8_mod_10000(key: str) -> None:
 
 
 def _temporal_keys(percentage: float) -> set[str]:
-    routes = (
-        decide(queue="q", key=k, mode=Mode.PERCENTAGE, percentage=percentage, legacy="bull")
-        for k in KEYS
-    )
-    return {r.key for r in routes if r.to_temporal}
+    return {
+        k for k in KEYS
+        if decide(queue="q", key=k, mode=Mode.PERCENTAGE, percentage=percentage,
+                  legacy="bull").to_temporal
+    }  # fmt: skip
 
 
 def test_share_at_25_percent_is_within_one_point() -> None:
@@ -124,3 +124,24 @@ def test_modes_pick_primary_secondary_and_shadow() -> None:
     assert route(Mode.DUAL, 50) == ("bull", "temporal", None)
     assert route(Mode.DUAL, 100) == ("temporal", "bull", None)
     assert route(Mode.SHADOW) == ("bull", None, "temporal")
+
+
+BUCKETINGS = [Bucketing(), Bucketing(salt="s1"), Bucketing("unleash", group_id="g"),
+              Bucketing("flagd", flag_key="f")]  # fmt: skip
+
+
+@given(
+    st.lists(st.text(), min_size=1, max_size=30),
+    st.sampled_from(list(Mode)),
+    st.floats(0, 100),
+    st.sampled_from(BUCKETINGS),
+    st.floats(0, 100),
+)
+def test_a_route_table_routes_every_key_as_decide_does(
+    keys: list[str], mode: Mode, pct: float, how: Bucketing, shadow_pct: float
+) -> None:
+    table = RouteTable(QueueState("q", mode, pct, "bull", how, shadow_pct))
+    for key in keys:
+        expected = decide(queue="q", key=key, mode=mode, percentage=pct, legacy="bull",
+                          bucketing=how, shadow_percentage=shadow_pct)  # fmt: skip
+        assert table.route(key) == expected
