@@ -52,13 +52,18 @@ class _Replies(asyncio.Protocol):
         self.writable: asyncio.Future[None] | None = None
 
     def send(self, commands: Sequence[bytes]) -> list[asyncio.Future[Any]]:
-        """Queue packed commands for this turn's write; one future per reply, in order."""
+        """Queue packed commands for this turn's write; one future per reply, in order.
+
+        A batch goes out at once: Redis starts on it while the caller prepares the next.
+        """
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in commands]
         if not self.corked:
             loop.call_soon(self._write)
         self.corked.extend(commands)
         self.waiting.extend(futures)
+        if len(commands) > 1:
+            self._write()
         return futures
 
     def _write(self) -> None:

@@ -8,6 +8,7 @@ a job, and an id that already exists is left alone (Bull's custom ``jobId`` rule
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from backends._redis import (
 )
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
-from queue_router.receipts import Placement
+from queue_router.receipts import JobOptions, Placement
 from queue_router.redis_client import AsyncRedis, RedisTLS
 
 __all__ = ["BullBackend", "bull_script"]
@@ -43,6 +44,11 @@ _ADD_SCRIPT = bull_script("bull_add.lua")
 _STRUCTURAL_KEYS = ("wait", "paused", "meta-paused", "id", "delayed", "priority")
 BATCH = 500
 """Jobs per pipelined round trip in ``enqueue_many``."""
+
+
+@functools.lru_cache(maxsize=256)
+def _options_json(options: JobOptions) -> str:
+    return json.dumps(options.to_bull(), separators=(",", ":"))
 
 
 class BullBackend(Backend):
@@ -80,6 +86,7 @@ class BullBackend(Backend):
         self._require_noeviction = require_noeviction
         self._script = self._redis.register_script(_ADD_SCRIPT)
         self._token = str(uuid.uuid4())
+        self._keys: dict[str, list[str]] = {}
         self._one = (
             None
             if isinstance(self._redis, RedisCluster)
@@ -176,20 +183,25 @@ class BullBackend(Backend):
 
     def _call(self, request: EnqueueRequest) -> tuple[list[str], list[str | int]]:
         """The add script's keys and arguments for one job."""
-        opts = request.options.to_bull()
-        opts["jobId"] = request.job_id
-        opts["timestamp"] = request.timestamp_ms
-        keys = [self.key(request.queue, suffix) for suffix in _STRUCTURAL_KEYS]
+        queue, options, job_id = request.queue, request.options, request.job_id
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = [self.key(queue, suffix) for suffix in _STRUCTURAL_KEYS]
+        # Bull's stored opts: the job's options, then its id and timestamp. The options part
+        # is the same for most jobs of a queue; ids are [A-Za-z0-9_-]: no JSON escaping.
+        opts = (
+            f'{_options_json(options)[:-1]},"jobId":"{job_id}","timestamp":{request.timestamp_ms}}}'
+        )
         args: list[str | int] = [
-            f"{self.prefix}:{request.queue}:",
-            request.job_id,
+            f"{self.prefix}:{queue}:",
+            job_id,
             request.job_name,
             request.data_json,
-            json.dumps(opts, separators=(",", ":")),
+            opts,
             request.timestamp_ms,
-            request.options.delay_ms,
-            request.options.priority or 0,
-            "1" if request.options.lifo else "0",
+            options.delay_ms,
+            options.priority or 0,
+            "1" if options.lifo else "0",
             self._token,
         ]
         return keys, args

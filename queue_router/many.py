@@ -9,6 +9,8 @@ places them (``_place``), a bounded number at a time.
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
@@ -21,6 +23,12 @@ from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
 
 __all__ = ["ManyJobs", "receipt"]
+
+CHUNK = 500
+"""Jobs prepared before their batched write goes out; the next chunk is prepared while
+Redis runs this one (Python and Redis then work side by side)."""
+CHUNKS_IN_FLIGHT = 4
+"""Chunks written whose replies are not read yet: bounds what a huge call holds at once."""
 
 
 class ManyJobs:
@@ -48,26 +56,34 @@ class ManyJobs:
         placed as ``enqueue`` places them, ``concurrency`` at a time.
         """
         results: list[Receipt | QueueRouterError | None] = []
-        batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
         single: list[tuple[int, QueueConfig, Route, EnqueueRequest]] = []
-        for index, job in enumerate(jobs):
-            results.append(None)
-            try:
-                config, route, request = self._prepare(queue, job)
-            except QueueRouterError as exc:
-                results[index] = exc
-                continue
-            if route.primary == config.legacy and route.secondary is None and route.shadow is None:
-                batched.setdefault(route.primary, []).append((index, route, request))
-            else:
-                single.append((index, config, route, request))
-        for backend_name, items in batched.items():
-            placed = await self._call_many(backend_name, [request for _, _, request in items])
-            for (index, route, request), outcome in zip(items, placed, strict=True):
-                results[index] = (
-                    receipt(route, request, (outcome,)) if isinstance(outcome, Placement)
-                    else outcome
-                )  # fmt: skip
+        writes: list[asyncio.Task[None]] = []
+        in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+        jobs = iter(jobs)
+        try:
+            while chunk := list(itertools.islice(jobs, CHUNK)):
+                batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
+                for job in chunk:
+                    index = len(results)
+                    results.append(None)
+                    try:
+                        config, route, request = self._prepare(queue, job)
+                    except QueueRouterError as exc:
+                        results[index] = exc
+                        continue
+                    if route.primary == config.legacy and route.secondary is route.shadow is None:
+                        batched.setdefault(route.primary, []).append((index, route, request))
+                    else:
+                        single.append((index, config, route, request))
+                for backend_name, items in batched.items():
+                    await in_flight.acquire()
+                    chunk_write = self._write_chunk(backend_name, items, results, in_flight)
+                    writes.append(asyncio.create_task(chunk_write))
+                await asyncio.sleep(0)  # this chunk goes out while the next one is prepared
+            await asyncio.gather(*writes)
+        finally:
+            for task in writes:  # only unfinished ones, when this call itself is cancelled
+                task.cancel()
         room = asyncio.Semaphore(concurrency)
 
         async def place(
@@ -82,6 +98,23 @@ class ManyJobs:
         await asyncio.gather(*(place(*item) for item in single))
         return [r for r in results if r is not None]
 
+    async def _write_chunk(
+        self,
+        backend_name: str,
+        items: list[tuple[int, Route, EnqueueRequest]],
+        results: list[Receipt | QueueRouterError | None],
+        in_flight: asyncio.Semaphore,
+    ) -> None:
+        """One chunk's batched write; each job's receipt or error lands at its index."""
+        try:
+            placed = await self._call_many(backend_name, [request for _, _, request in items])
+        finally:
+            in_flight.release()
+        for (index, route, request), outcome in zip(items, placed, strict=True):
+            results[index] = (
+                receipt(route, request, (outcome,)) if isinstance(outcome, Placement) else outcome
+            )
+
     async def _call_many(
         self, backend_name: str, requests: list[EnqueueRequest]
     ) -> list[Placement | QueueRouterError]:
@@ -89,13 +122,17 @@ class ManyJobs:
         started = time.perf_counter()
         outcomes = await self._backends[backend_name].enqueue_many(requests)
         elapsed = time.perf_counter() - started
-        for request, outcome in zip(requests, outcomes, strict=True):
-            kind: EnqueueOutcome = (
-                ("existing" if outcome.existing else "placed") if isinstance(outcome, Placement)
-                else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
-            )  # fmt: skip
-            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(elapsed)
-            ENQUEUES.labels(request.queue, backend_name, "batch", kind).inc()
+        kinds: collections.Counter[EnqueueOutcome] = collections.Counter(
+            ("existing" if outcome.existing else "placed") if isinstance(outcome, Placement)
+            else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
+            for outcome in outcomes
+        )  # fmt: skip
+        queue = requests[0].queue if requests else ""
+        seconds = ENQUEUE_SECONDS.labels(queue, backend_name)
+        for _ in outcomes:
+            seconds.observe(elapsed)
+        for kind, count in kinds.items():
+            ENQUEUES.labels(queue, backend_name, "batch", kind).inc(count)
         return outcomes
 
 

@@ -28,6 +28,8 @@ ENVELOPE_RESERVE = 4096
 _MAX_NAME = 256
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+"""Compact JSON, one encoder for every payload (``json.dumps`` would build one per call)."""
 # Bull keeps job hashes beside its structural keys: an id equal to one would clobber it.
 _BULL_SUFFIXES = frozenset(
     [
@@ -91,7 +93,7 @@ def validate_job_name(queue: str, name: str) -> None:
 def encode_payload(queue: str, data: Any, *, limit: int) -> str:
     """The payload as compact JSON text, checked so the whole envelope fits in ``limit``."""
     try:
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _to_json(data)
     except (TypeError, ValueError) as exc:
         raise PayloadError(queue, f"payload is not JSON-serializable: {exc}") from exc
     size = len(text.encode("utf-8"))

@@ -284,7 +284,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             job_name=name or config.job_name,
             data=data,
             data_json=encode_payload(queue, data, limit=self.settings.routing.max_payload_bytes),
-            options=(options or JobOptions()).with_defaults(config.defaults),
+            options=config.defaults if options is None else options.with_defaults(config.defaults),
             timestamp_ms=int(time.time() * 1000),
             workflow_type=config.workflow_type,
             task_queue=config.task_queue,
