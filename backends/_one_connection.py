@@ -38,37 +38,50 @@ def pack(*args: str | int | bytes) -> bytes:
 
 
 class _Replies(asyncio.Protocol):
-    """Reads replies off the socket; each goes to the caller waiting first in line."""
+    """Reads replies off the socket; each goes to the caller waiting first in line.
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    One watchdog per connection, not a timer per call: every ``timeout_s / 4`` it checks
+    the oldest reply still due, and past its deadline drops the connection.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, timeout_s: float) -> None:
+        self.transport: Any = writer.transport  # asyncio's, or uvloop's (not a subclass)
         self.writer = writer  # kept: a collected StreamWriter closes its transport
+        self.timeout_s = timeout_s
+        self.loop = asyncio.get_running_loop()
         self.parser = hiredis.Reader()
         self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.deadlines: deque[float] = deque()
         self.corked: list[bytes] = []
-        self.lost: redis.ConnectionError | None = None
+        self.lost: redis.RedisError | None = None
         self.writable: asyncio.Future[None] | None = None
+        self.watchdog = self.loop.call_later(timeout_s / 4, self._watch)
 
     def send(self, commands: Sequence[bytes]) -> list[asyncio.Future[Any]]:
-        """Queue packed commands for this turn's write; one future per reply, in order.
+        """Write packed commands; one future per reply, in order.
 
-        A batch goes out at once: Redis starts on it while the caller prepares the next.
+        On an idle connection a command goes out at once (a caller awaiting one add after
+        another waits for nothing else); while replies are due, the commands of one loop
+        turn are corked into one write. A batch goes out at once: Redis starts on it while
+        the caller prepares the next.
         """
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         futures = [loop.create_future() for _ in commands]
+        idle = not self.waiting and not self.corked
+        self.waiting.extend(futures)
+        self.deadlines.extend([loop.time() + self.timeout_s] * len(futures))
+        if idle or len(commands) > 1:
+            self.corked.extend(commands)
+            self._write()
+            return futures
         if not self.corked:
             loop.call_soon(self._write)
         self.corked.extend(commands)
-        self.waiting.extend(futures)
-        if len(commands) > 1:
-            self._write()
         return futures
 
     def _write(self) -> None:
         corked, self.corked = self.corked, []
-        if self.lost is None:
+        if corked and self.lost is None:
             self.transport.write(b"".join(corked))
 
     def data_received(self, data: bytes) -> None:
@@ -76,18 +89,31 @@ class _Replies(asyncio.Protocol):
             self.parser.feed(data)
             while (reply := self.parser.gets()) is not False:
                 waiter = self.waiting.popleft()
+                self.deadlines.popleft()
                 if not waiter.done():
                     waiter.set_result(reply)
         except (hiredis.ProtocolError, IndexError) as exc:  # a stream we cannot follow
-            self.drop(exc)
+            self.drop(redis.ConnectionError(f"unreadable reply from Redis ({exc})"))
 
-    def drop(self, why: Exception) -> None:
-        """Close the socket and fail every reply still awaited, now."""
+    def _watch(self) -> None:
+        if self.lost is not None:
+            return
+        if self.deadlines and self.deadlines[0] < self.loop.time():
+            self.drop(redis.TimeoutError(f"no reply from Redis within {self.timeout_s}s; "
+                                         "the connection was closed"))  # fmt: skip
+            return
+        self.watchdog = self.loop.call_later(self.timeout_s / 4, self._watch)
+
+    def drop(self, why: redis.RedisError) -> None:
+        """Close the socket and fail every reply still due, now, with ``why``.
+
+        Replies that come late would reach the wrong callers: the connection goes.
+        """
         self.transport.close()
         self.connection_lost(why)
 
     def pause_writing(self) -> None:
-        self.writable = asyncio.get_running_loop().create_future()
+        self.writable = self.loop.create_future()
 
     def resume_writing(self) -> None:
         if self.writable is not None and not self.writable.done():
@@ -97,11 +123,16 @@ class _Replies(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.lost is not None:
             return
-        self.lost = redis.ConnectionError(f"the connection to Redis was lost ({exc or 'EOF'})")
+        self.watchdog.cancel()
+        self.lost = (
+            exc if isinstance(exc, redis.RedisError)
+            else redis.ConnectionError(f"the connection to Redis was lost ({exc or 'EOF'})")
+        )  # fmt: skip
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(self.lost)
+        self.deadlines.clear()
         self.resume_writing()
 
 
@@ -111,8 +142,8 @@ class OneConnection:
     Args:
         pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts) the
             connection is opened with; its own connections are not used.
-        timeout_s: how long a caller waits for its replies before the connection is
-            dropped and the caller gets ``redis.TimeoutError``.
+        timeout_s: how long a reply may take; past it (within a quarter more) the
+            connection is dropped and every caller still waiting gets ``redis.TimeoutError``.
     """
 
     def __init__(self, pool: aredis.ConnectionPool, timeout_s: float) -> None:
@@ -122,7 +153,7 @@ class OneConnection:
         self._connecting = asyncio.Lock()
 
     async def run(self, commands: Sequence[bytes]) -> list[Any]:
-        """Send packed commands (``hiredis.pack_command``); their replies, in order.
+        """Send packed commands (``pack``); their replies, in order.
 
         An error reply is returned as the redis-py exception it stands for, not raised:
         in a batch, one job's error is that job's alone. Connection failures and
@@ -132,19 +163,9 @@ class OneConnection:
         if replies is None or replies.lost is not None:
             replies = await self._connect()
         futures = replies.send(commands)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                if replies.writable is not None:
-                    await replies.writable
-                results = [await future for future in futures]
-        except TimeoutError:
-            for future in futures:
-                future.cancel()
-            timeout = redis.TimeoutError(
-                f"no reply from Redis within {self._timeout_s}s; the connection was closed"
-            )
-            replies.drop(timeout)  # replies still due would reach the wrong callers
-            raise timeout from None
+        if replies.writable is not None:
+            await replies.writable
+        results = [await future for future in futures]
         return [
             BaseParser.parse_error(str(r))  # type: ignore[no-untyped-call]
             if isinstance(r, hiredis.ReplyError)
@@ -161,7 +182,7 @@ class OneConnection:
             writer = connection._writer
             assert writer is not None
             connection._reader = connection._writer = None  # the socket is ours now
-            replies = _Replies(writer)
+            replies = _Replies(writer, self._timeout_s)
             replies.transport.set_protocol(replies)
             self._replies = replies
             return replies

@@ -111,5 +111,12 @@ if __name__ == "__main__":
         "--fsync", choices=["everysec", "always", "no"], default="everysec",
         help="Redis appendfsync: everysec is Redis's AOF default; the test servers use always",
     )  # fmt: skip
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                        help="the event loop the router runs on")  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.rounds, args.fsync))
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main(args.jobs, args.rounds, args.fsync))
+    else:
+        asyncio.run(main(args.jobs, args.rounds, args.fsync))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import NotEnqueuedError, QueueRouterError
-from queue_router.metrics import ENQUEUE_SECONDS, ENQUEUES, EnqueueOutcome
+from queue_router.metrics import EnqueueOutcome, count_enqueue, time_enqueue
 from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
 
@@ -128,11 +128,10 @@ class ManyJobs:
             for outcome in outcomes
         )  # fmt: skip
         queue = requests[0].queue if requests else ""
-        seconds = ENQUEUE_SECONDS.labels(queue, backend_name)
         for _ in outcomes:
-            seconds.observe(elapsed)
+            time_enqueue(queue, backend_name, elapsed)
         for kind, count in kinds.items():
-            ENQUEUES.labels(queue, backend_name, "batch", kind).inc(count)
+            count_enqueue(queue, backend_name, "batch", kind, count)
         return outcomes
 
 

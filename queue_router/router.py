@@ -39,12 +39,12 @@ from queue_router.guard import Admission, RollbackGuard
 from queue_router.logsummary import LogSummary
 from queue_router.many import ManyJobs, receipt
 from queue_router.metrics import (
-    ENQUEUE_SECONDS,
-    ENQUEUES,
     FALLBACKS,
     GUARD_OPEN,
     ROUTE_PERCENTAGE,
     EnqueueOutcome,
+    count_enqueue,
+    time_enqueue,
 )
 from queue_router.payload import (
     encode_payload,
@@ -330,10 +330,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 backend_name, request.job_id, f"unexpected {type(exc).__name__}: {exc}", cause=exc
             ) from exc
         finally:
-            ENQUEUE_SECONDS.labels(request.queue, backend_name).observe(
-                time.perf_counter() - started
-            )
-            ENQUEUES.labels(request.queue, backend_name, mode, outcome).inc()
+            time_enqueue(request.queue, backend_name, time.perf_counter() - started)
+            count_enqueue(request.queue, backend_name, mode, outcome)
 
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
         may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
@@ -399,7 +397,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 backend="temporal", job_id=wf_id, run_id=recalled.run_id, existing=True,
                 detail={"remembered": True, "temporal_now": reason},
             )  # fmt: skip
-            ENQUEUES.labels(request.queue, "temporal", route.mode.value, "existing").inc()
+            count_enqueue(request.queue, "temporal", route.mode.value, "existing")
             return receipt(route, request, (held,))
         FALLBACKS.labels(request.queue, why).inc()
         self._log.warning(f"fallback:{why}", "job %s on %s fell back to %s: %s",

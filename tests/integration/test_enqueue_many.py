@@ -66,6 +66,7 @@ async def test_redis_killed_mid_batch_loses_and_doubles_nothing(
 ) -> None:  # fmt: skip
     router = QueueRouter(make_settings(redis_url=own_redis.url))
     await router.startup()
+    await router.enqueue("email-send", {}, job_id="warm-up")  # connected: the kill hits writes
     jobs = [Job({"i": i}, job_id=f"job-{i}") for i in range(20_000)]
     crash = asyncio.create_task(asyncio.sleep(0.05))
     crash.add_done_callback(lambda _: asyncio.create_task(crash_and_restart(own_redis, down_s=1)))

@@ -54,3 +54,20 @@ async def test_concurrent_callers_share_one_connection(
         db.close()
     assert len({r.job_id for r in receipts}) == 200
     assert after - before == 0, "a caller opened a connection of its own"
+
+
+def test_bull_writes_run_on_uvloop(
+    make_settings: Callable[..., Any], redis_db: redis.Redis
+) -> None:
+    """uvloop's transports are not asyncio's classes: the shared connection must not care."""
+    import uvloop
+
+    async def scenario() -> list[Receipt]:
+        async with QueueRouter(make_settings()) as router:
+            one = await router.enqueue("email-send", {"n": 0}, job_id="uv-0")
+            many = await router.enqueue_many("email-send", [Job({"n": 1}, job_id="uv-1")])
+        return [one, *(r for r in many if isinstance(r, Receipt))]
+
+    receipts = uvloop.run(scenario())
+    assert [r.backends for r in receipts] == [("bull",), ("bull",)]
+    assert bull_entries(redis_db)["uv-0"] == bull_entries(redis_db)["uv-1"] == 1
