@@ -76,10 +76,27 @@ def rejected(backend: str, url: str, exc: BaseException) -> CredentialsRejected:
     )
 
 
-def refused(backend: str, url: str, reply: Exception) -> QueueRouterError:
-    """An error reply to one write of a batch: the write did not run."""
+def half_run(exc: BaseException) -> bool:
+    """A Lua script that failed while running (e.g. WRONGTYPE on a damaged key).
+
+    Redis does not roll a script back: the writes before the failing call stay. Every
+    other error reply is given before anything runs (unknown script, credentials,
+    out of memory, read-only replica ...).
+    """
+    return isinstance(exc, redis.ResponseError) and "user_script" in str(exc)
+
+
+def refused(backend: str, url: str, job_id: str, reply: Exception) -> QueueRouterError:
+    """What an error reply to one job's write means for the contract."""
     if credentials_problem(reply):
         return rejected(backend, url, reply)
+    if half_run(reply):
+        return EnqueueOutcomeUnknown(
+            backend, job_id,
+            f"the write failed part-way ({reply}); fix the key it names, then enqueue the "
+            "job again with the same job id",
+            cause=reply,
+        )  # fmt: skip
     return BackendUnavailable(backend, f"Redis rejected the write: {reply}", cause=reply)
 
 
@@ -107,9 +124,7 @@ async def write_or_classify(
             if credentials_problem(exc) and doubt is None:
                 raise rejected(backend, url, exc) from exc
             if isinstance(exc, redis.ResponseError) and doubt is None:
-                raise BackendUnavailable(
-                    backend, f"Redis rejected the write: {exc}", cause=exc
-                ) from exc
+                raise refused(backend, url, job_id, exc) from exc
             if never_connected(exc):
                 if doubt is None:
                     reason = f"Redis unreachable: {exc}{redis_tls_hint(exc, url)}"

@@ -162,7 +162,7 @@ class BullBackend(Backend):
         except QueueRouterError as exc:  # definitely not written, none of them
             return [exc for _ in batch]
         return [
-            refused(self.name, self._url, reply)
+            refused(self.name, self._url, request.job_id, reply)
             if isinstance(reply, Exception) else self._placement(request, reply)
             for request, reply in zip(batch, replies, strict=True)
         ]  # fmt: skip

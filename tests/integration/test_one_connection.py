@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from queue_router import Job, QueueRouter, Receipt
+from queue_router import EnqueueOutcomeUnknown, Job, QueueRouter, Receipt
 from queue_router.testing.devservers import RedisServer
 from tests.integration.test_faults import bull_entries
 
@@ -71,3 +71,20 @@ def test_bull_writes_run_on_uvloop(
     receipts = uvloop.run(scenario())
     assert [r.backends for r in receipts] == [("bull",), ("bull",)]
     assert bull_entries(redis_db)["uv-0"] == bull_entries(redis_db)["uv-1"] == 1
+
+
+async def test_a_script_that_failed_half_way_is_unknown_not_unwritten(
+    make_router: Callable[..., Any], redis_db: redis.Redis
+) -> None:
+    """A wait list that is not a list: the add script writes the job hash, then fails.
+
+    "Definitely not written" would be false (the hash is there); the job's outcome is
+    unknown until the key is fixed and the job enqueued again with the same id.
+    """
+    router: QueueRouter = await make_router(queues={"broken": {"mode": "bull", "workflow_type": "b"}})
+    redis_db.set("bull:broken:wait", "not a list")
+    with pytest.raises(EnqueueOutcomeUnknown, match="WRONGTYPE"):
+        await router.enqueue("broken", {"n": 1}, job_id="half-1")
+    [batched] = await router.enqueue_many("broken", [Job({"n": 2}, job_id="half-2")])
+    assert isinstance(batched, EnqueueOutcomeUnknown), batched
+    assert redis_db.exists("bull:broken:half-1")  # what "not written" would have hidden
