@@ -44,6 +44,10 @@ _ADD_SCRIPT = bull_script("bull_add.lua")
 _STRUCTURAL_KEYS = ("wait", "paused", "meta-paused", "id", "delayed", "priority")
 BATCH = 500
 """Jobs per pipelined round trip in ``enqueue_many``."""
+_ADDED = ord("1")
+SCRIPT_JOBS = 100
+"""Jobs per call of the add script: Redis's per-call cost is shared, while one call still
+blocks Redis for well under a millisecond."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -121,9 +125,9 @@ class BullBackend(Backend):
     async def enqueue_many(
         self, requests: Sequence[EnqueueRequest]
     ) -> list[Placement | QueueRouterError]:
-        """The same script per job, ``BATCH`` jobs per pipelined round trip.
+        """Up to ``BATCH`` jobs per pipelined round trip, ``SCRIPT_JOBS`` per script call.
 
-        A batch whose reply is lost is run again as a whole (each script is idempotent by
+        A batch whose reply is lost is run again as a whole (the script is idempotent by
         job id); if no re-run gets an answer, each of its jobs is reported unknown. On a
         cluster, jobs are written one by one (a pipeline there is per node anyway).
         """
@@ -139,10 +143,11 @@ class BullBackend(Backend):
     async def _write(
         self, batch: Sequence[EnqueueRequest], label: str
     ) -> list[Placement | QueueRouterError]:
-        """Run the add script for each job on the shared connection: outcomes in order."""
+        """Run the add script over ``batch`` on the shared connection: outcomes in order."""
         one = self._one
         assert one is not None
-        commands = [self._command(request) for request in batch]
+        calls = self._script_calls(batch)
+        commands = [command for command, _ in calls]
 
         async def write() -> list[Any]:
             replies = await one.run(commands)
@@ -161,56 +166,74 @@ class BullBackend(Backend):
                     for r in batch]  # fmt: skip
         except QueueRouterError as exc:  # definitely not written, none of them
             return [exc for _ in batch]
-        return [
-            refused(self.name, self._url, request.job_id, reply)
-            if isinstance(reply, Exception) else self._placement(request, reply)
-            for request, reply in zip(batch, replies, strict=True)
-        ]  # fmt: skip
+        out: list[Placement | QueueRouterError] = []
+        for (_, jobs), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, Exception):  # the whole script call: its jobs share the error
+                out.extend(refused(self.name, self._url, r.job_id, reply) for r in jobs)
+            else:
+                out.extend(map(self._placement, jobs, reply))  # b"1101...": one per job
+        return out
+
+    def _script_calls(
+        self, batch: Sequence[EnqueueRequest]
+    ) -> list[tuple[bytes, Sequence[EnqueueRequest]]]:
+        """One packed script call per run of up to ``SCRIPT_JOBS`` jobs of one queue."""
+        calls: list[tuple[bytes, Sequence[EnqueueRequest]]] = []
+        start = 0
+        while start < len(batch):
+            queue = batch[start].queue
+            end = start + 1
+            while end < len(batch) and end - start < SCRIPT_JOBS and batch[end].queue == queue:
+                end += 1
+            jobs = batch[start:end]
+            args = [arg for request in jobs for arg in self._job_args(request)]
+            keys = self._keys_of(queue)
+            command = pack("EVALSHA", self._script.sha, len(keys), *keys,
+                           f"{self.prefix}:{queue}:", self._token, *args)  # fmt: skip
+            calls.append((command, jobs))
+            start = end
+        return calls
 
     async def _cluster_one(self, request: EnqueueRequest) -> Placement:
-        keys, args = self._call(request)
+        keys = self._keys_of(request.queue)
+        args = [f"{self.prefix}:{request.queue}:", self._token, *self._job_args(request)]
 
-        async def write() -> list[bytes]:
-            result: list[bytes] = await self._script(keys=keys, args=args)
-            return result
+        async def write() -> bytes:
+            added: bytes = await self._script(keys=keys, args=args)
+            return added
 
-        result = await write_or_classify(self.name, request.job_id, self._url, write)
-        return self._placement(request, result)
+        added = await write_or_classify(self.name, request.job_id, self._url, write)
+        return self._placement(request, added[0])
 
-    def _command(self, request: EnqueueRequest) -> bytes:
-        keys, args = self._call(request)
-        return pack("EVALSHA", self._script.sha, len(keys), *keys, *args)
-
-    def _call(self, request: EnqueueRequest) -> tuple[list[str], list[str | int]]:
-        """The add script's keys and arguments for one job."""
-        queue, options, job_id = request.queue, request.options, request.job_id
+    def _keys_of(self, queue: str) -> list[str]:
         keys = self._keys.get(queue)
         if keys is None:
             keys = self._keys[queue] = [self.key(queue, suffix) for suffix in _STRUCTURAL_KEYS]
+        return keys
+
+    @staticmethod
+    def _job_args(request: EnqueueRequest) -> tuple[str | int, ...]:
+        """The add script's eight arguments for one job."""
+        options, job_id = request.options, request.job_id
         # Bull's stored opts: the job's options, then its id and timestamp. The options part
-        # is the same for most jobs of a queue; ids are [A-Za-z0-9_-]: no JSON escaping.
-        opts = (
-            f'{_options_json(options)[:-1]},"jobId":"{job_id}","timestamp":{request.timestamp_ms}}}'
-        )
-        args: list[str | int] = [
-            f"{self.prefix}:{queue}:",
+        # is the same for most jobs of a queue: encoded once.
+        stamp = f'"jobId":{json.dumps(job_id)},"timestamp":{request.timestamp_ms}}}'
+        return (
             job_id,
             request.job_name,
             request.data_json,
-            opts,
+            f"{_options_json(options)[:-1]},{stamp}",
             request.timestamp_ms,
             options.delay_ms,
             options.priority or 0,
             "1" if options.lifo else "0",
-            self._token,
-        ]
-        return keys, args
+        )
 
-    def _placement(self, request: EnqueueRequest, result: list[Any]) -> Placement:
-        added = int(result[1]) == 1
+    def _placement(self, request: EnqueueRequest, added: int) -> Placement:
+        """``added``: the job's byte of the script's reply, ``ord("1")`` when it was added."""
         return Placement(
             backend=self.name,
             job_id=request.job_id,
-            existing=not added,
+            existing=added != _ADDED,
             detail={"queue": request.queue, "prefix": self.prefix},
         )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from queue_router import (
     BackendUnavailable,
@@ -68,13 +69,12 @@ async def test_redis_killed_mid_batch_loses_and_doubles_nothing(
     await router.startup()
     await router.enqueue("email-send", {}, job_id="warm-up")  # connected: the kill hits writes
     jobs = [Job({"i": i}, job_id=f"job-{i}") for i in range(20_000)]
-    crash = asyncio.create_task(asyncio.sleep(0.05))
-    crash.add_done_callback(lambda _: asyncio.create_task(crash_and_restart(own_redis, down_s=1)))
+    crash = asyncio.create_task(kill_once_written(own_redis, 2_000))
     try:
         results = await router.enqueue_many("email-send", jobs)
     finally:
         await router.aclose()
-    await asyncio.sleep(1.5)  # the restart
+        await crash
     db = redis.Redis.from_url(own_redis.url, decode_responses=True)
     entries = bull_entries(db)
     db.close()
@@ -90,6 +90,25 @@ async def test_redis_killed_mid_batch_loses_and_doubles_nothing(
     assert all(entries[job_id] == 1 for job_id in placed)  # none lost
     assert not any(job_id in entries for job_id in failed)  # "not written" means it
     assert max(entries.values()) == 1  # none doubled
+
+
+async def kill_once_written(server: RedisServer, jobs: int) -> None:
+    """SIGKILL Redis as soon as ``jobs`` jobs are waiting (mid-batch), restart it 1 s later."""
+    db = aioredis.Redis.from_url(server.url)
+    try:
+        for _ in range(30_000):  # polls for at most ~30 s
+            if await db.llen("bull:email-send:wait") >= jobs:
+                break
+            await asyncio.sleep(0.001)
+        await crash_and_restart(server, down_s=1)
+        for _ in range(100):  # until Redis has loaded its data again
+            try:
+                await db.ping()
+                return
+            except (redis.BusyLoadingError, redis.ConnectionError):
+                await asyncio.sleep(0.1)
+    finally:
+        await db.aclose()
 
 
 def test_the_blocking_router_enqueues_many(

@@ -81,7 +81,9 @@ async def test_a_script_that_failed_half_way_is_unknown_not_unwritten(
     "Definitely not written" would be false (the hash is there); the job's outcome is
     unknown until the key is fixed and the job enqueued again with the same id.
     """
-    router: QueueRouter = await make_router(queues={"broken": {"mode": "bull", "workflow_type": "b"}})
+    router: QueueRouter = await make_router(
+        queues={"broken": {"mode": "bull", "workflow_type": "b"}}
+    )
     redis_db.set("bull:broken:wait", "not a list")
     with pytest.raises(EnqueueOutcomeUnknown, match="WRONGTYPE"):
         await router.enqueue("broken", {"n": 1}, job_id="half-1")
