@@ -18,7 +18,6 @@ from typing import Any
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError
 
-from backends._one_connection import OneConnection, pack
 from backends._redis import (
     async_client,
     check_credentials,
@@ -28,6 +27,7 @@ from backends._redis import (
 )
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
+from queue_router.one_connection import OneConnection, pack
 from queue_router.receipts import JobOptions, Placement
 from queue_router.redis_client import AsyncRedis, RedisTLS
 

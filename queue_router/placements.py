@@ -19,16 +19,17 @@ the outcome unknown rather than fall back blind.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from queue_router.contract import AsyncLifecycle
+from queue_router.one_connection import OneConnection, pack
 from queue_router.receipts import Placement
 from queue_router.redact import redact_url
 from queue_router.redis_client import RedisTLS, async_client
@@ -119,34 +120,34 @@ class RedisPlacementMemory(PlacementMemory):
         self._ttl_s = ttl_s
         self._redis = async_client(url, timeout_s, retries=2, tls=tls, cluster_nodes=cluster_nodes)
         self._doubt_script = self._redis.register_script(_REMEMBER_DOUBT)
-        self._pending: set[str] = set()
-        self._flush: asyncio.Task[None] | None = None
+        self._one = (
+            None if isinstance(self._redis, RedisCluster)
+            else OneConnection(self._redis.connection_pool, timeout_s)
+        )  # fmt: skip
 
     async def aclose(self) -> None:
+        if self._one is not None:
+            self._one.close()
         await self._redis.aclose()
 
     async def held(self, queue: str, job_id: str, placement: Placement) -> None:
         """Remember it in Redis before the caller gets its receipt.
 
-        Concurrent calls share one pipelined write: each call adds its key and waits for
-        the flush that the first of them scheduled for the next loop turn.
+        On the shared connection: the writes of concurrent calls go out together, and a
+        write costs one small command, not a pooled round trip (it is on every start).
         """
         await super().held(queue, job_id, placement)  # replaces a doubt kept here
-        self._pending.add(memory_key(queue, job_id))
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().create_task(self._write_held())
-        await asyncio.shield(self._flush)
-
-    async def _write_held(self) -> None:
-        await asyncio.sleep(0)  # let this loop turn's other placements join the batch
-        keys, self._pending, self._flush = self._pending, set(), None
+        key = memory_key(queue, job_id)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, "H", ex=self._ttl_s)
-                await pipe.execute()
+            if self._one is None:
+                await self._redis.set(key, "H", ex=self._ttl_s)
+                return
+            [reply] = await self._one.run([pack("SET", key, "H", "EX", self._ttl_s)])
+            if isinstance(reply, Exception):
+                raise reply
         except (RedisError, OSError) as exc:
-            log.warning("could not remember that Temporal holds %d job(s): %s", len(keys), exc)
+            log.warning("could not remember that Temporal holds job %s of %s: %s",
+                        job_id, queue, exc)  # fmt: skip
 
     async def doubt(self, queue: str, job_id: str) -> None:
         await super().doubt(queue, job_id)  # kept here too: a Redis failure forgets nothing
