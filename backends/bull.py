@@ -4,6 +4,11 @@ We run our own Lua script rather than Bull's ``addJob``: since bull 4.12.6 that 
 expects msgpack-wrapped options and silently stores garbage when given JSON. Ours writes
 the same stored layout in one atomic step, so a crash or client retry never leaves half
 a job, and an id that already exists is left alone (Bull's custom ``jobId`` rule).
+
+Writes go over one shared connection (``queue_router.one_connection``: concurrent adds
+share round trips, as ioredis does for Node's producer); a batch of ``enqueue_many``
+writes up to ``SCRIPT_JOBS`` jobs per script call. On a Redis Cluster, redis-py's
+cluster client writes one job per call instead.
 """
 
 from __future__ import annotations

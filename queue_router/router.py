@@ -17,10 +17,11 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import mmh3
 from redis.exceptions import RedisError
 
 from queue_router.config import QueueConfig, Settings
@@ -54,7 +55,7 @@ from queue_router.payload import (
 )
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
-from queue_router.routing import Route, RouteTable
+from queue_router.routing import BUCKETS, Route, RouteTable
 from queue_router.shadow import ShadowRunner
 
 log = logging.getLogger("queue_router")
@@ -111,9 +112,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             control.on_change = self._apply_live
         self._base: dict[str, QueueConfig] = {}
         self._queues: dict[str, QueueConfig] = {}
-        self._tables: dict[str, RouteTable] = {}
-        self._route_of: dict[str, Callable[[str], Route]] = {}
-        """Each queue's ``RouteTable.route``, one lookup away: it runs on every enqueue."""
+        self._tables: dict[str, tuple[str | None, list[Route | None], RouteTable]] = {}
+        """Each queue's route table, unpacked for ``route()`` (it runs on every enqueue)."""
         self._guard_shared = False
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
@@ -197,7 +197,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                                   "here", name, missing)  # fmt: skip
                 config = base
             self._queues[name] = config
-            if self._tables[name].state != config.state():  # its routes are out of date
+            if self._tables[name][2].state != config.state():  # its routes are out of date
                 self._set_table(name, config)
             ROUTE_PERCENTAGE.labels(name).set(config.route("").percentage)
         remaining = (state.guard_open_until or 0) - time.time()
@@ -231,14 +231,18 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         a table of routes by bucket for its current state: a key costs one hash.
         """
         try:
-            return self._route_of[queue](key)
+            prefix, routes, table = self._tables[queue]
         except KeyError:
             self._queue(queue)  # first use of the queue: checked, and its table made
-            return self._route_of[queue](key)
+            prefix, routes, table = self._tables[queue]
+        if prefix is None:  # a flag service's bucketing
+            return table.route(key)
+        bucket = mmh3.hash(prefix + key, 0, False) % BUCKETS  # routing.bucket, inlined
+        return routes[bucket] or table.fill(bucket)
 
     def _set_table(self, name: str, config: QueueConfig) -> None:
-        table = self._tables[name] = RouteTable(config.state())
-        self._route_of[name] = table.route
+        table = RouteTable(config.state())
+        self._tables[name] = (table.prefix, table.routes, table)
 
     async def enqueue(
         self,

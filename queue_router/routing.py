@@ -20,7 +20,6 @@ for each user (all three are monotone in the percentage too):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -183,45 +182,28 @@ class RouteTable:
 
     Filled lazily (a bucket's route is made the first time a key lands in it) and thrown
     away whole when the queue's state changes; never per key, so it stays bounded.
-    ``route`` is a closure, not a method: it runs on every ``enqueue``.
+    ``prefix`` is what queue-router's own bucketing hashes before the key (``salt:``, or
+    nothing), so a caller on the hot path can inline ``bucket(prefix + key)``; it is
+    ``None`` for the flag-service strategies, which go through ``route``.
     """
 
-    __slots__ = ("route", "state")
+    __slots__ = ("prefix", "routes", "state")
 
     def __init__(self, state: QueueState) -> None:
         self.state = state
-        self.route: Callable[[str], Route] = self._own() if self._is_own() else self._other()
+        how = state.bucketing
+        self.prefix = (
+            (f"{how.salt}:" if how.salt else "") if how.strategy == "queue-router" else None
+        )
+        self.routes: list[Route | None] = [None] * (BUCKETS + 1)  # unleash counts 1 .. 100
 
-    def _is_own(self) -> bool:
-        return self.state.bucketing.strategy == "queue-router"
+    def route(self, key: str) -> Route:
+        bucket = self.state.bucketing.bucket_of(key)
+        return self.routes[bucket] or self.fill(bucket)
 
-    def _own(self) -> Callable[[str], Route]:
-        """queue-router's bucketing, inlined: ``bucket(salt + ":" + key)``."""
-        salt = self.state.bucketing.salt
-        prefix, murmur, route_at = (f"{salt}:" if salt else ""), mmh3.hash, self.state.route_at
-        size = BUCKETS
-        routes: list[Route | None] = [None] * size
-
-        def route(key: str) -> Route:
-            b = murmur(prefix + key, 0, False) % size
-            found = routes[b]
-            if found is None:
-                found = routes[b] = route_at(b)
-            return found
-
-        return route
-
-    def _other(self) -> Callable[[str], Route]:
-        bucket_of, route_at = self.state.bucketing.bucket_of, self.state.route_at
-        routes: dict[int, Route] = {}
-
-        def route(key: str) -> Route:
-            b = bucket_of(key)
-            found = routes.get(b)
-            if found is None:
-                found = routes[b] = route_at(b)
-            return found
-
+    def fill(self, bucket: int) -> Route:
+        """The first key of ``bucket`` in this state: make its route, keep it."""
+        route = self.routes[bucket] = self.state.route_at(bucket)
         return route
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from queue_router import Mode, bucket
-from queue_router.routing import Bucketing, QueueState, RouteTable, decide, threshold
+from queue_router import Mode, QueueRouter, Settings, bucket
+from queue_router.routing import Bucketing, decide, threshold
+from queue_router.testing import MemoryBackend
 
 KEYS = [f"user-{i}" for i in range(10_000)]
 
@@ -128,6 +130,10 @@ def test_modes_pick_primary_secondary_and_shadow() -> None:
 
 BUCKETINGS = [Bucketing(), Bucketing(salt="s1"), Bucketing("unleash", group_id="g"),
               Bucketing("flagd", flag_key="f")]  # fmt: skip
+ROUTER = QueueRouter(
+    Settings.from_env(queues={"q": {"mode": "bull", "workflow_type": "w"}}),
+    backends={name: MemoryBackend(name) for name in ("bull", "rq", "temporal")},  # type: ignore[misc]
+)
 
 
 @given(
@@ -137,11 +143,17 @@ BUCKETINGS = [Bucketing(), Bucketing(salt="s1"), Bucketing("unleash", group_id="
     st.sampled_from(BUCKETINGS),
     st.floats(0, 100),
 )
-def test_a_route_table_routes_every_key_as_decide_does(
+def test_router_route_from_its_table_is_decide(
     keys: list[str], mode: Mode, pct: float, how: Bucketing, shadow_pct: float
 ) -> None:
-    table = RouteTable(QueueState("q", mode, pct, "bull", how, shadow_pct))
+    """``route()`` inlines the hash and keeps routes by bucket; it must still be ``decide``."""
+    base = ROUTER.settings.queue("q")
+    legacy = mode.value if mode in (Mode.BULL, Mode.RQ) else "bull"
+    config = replace(base, mode=mode, percentage=pct, legacy=legacy, bucketing=how,
+                     shadow=replace(base.shadow, percentage=shadow_pct))  # fmt: skip
+    ROUTER._set_table("q", config)
     for key in keys:
-        expected = decide(queue="q", key=key, mode=mode, percentage=pct, legacy="bull",
+        expected = decide(queue="q", key=key, mode=mode, percentage=pct, legacy=legacy,
                           bucketing=how, shadow_percentage=shadow_pct)  # fmt: skip
-        assert table.route(key) == expected
+        assert ROUTER.route("q", key) == expected
+        assert ROUTER.route("q", key) is ROUTER.route("q", key)  # kept, not rebuilt
