@@ -152,14 +152,13 @@ class BullBackend(Backend):
         one = self._one
         assert one is not None
         calls = self._script_calls(batch)
-        commands = [command for command, _ in calls]
 
         async def write() -> list[Any]:
-            replies = await one.run(commands)
+            replies = await one.run([pack("EVALSHA", self._script.sha, *args)
+                                     for args, _ in calls])  # fmt: skip
             unloaded = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-            if unloaded:  # a restarted or flushed Redis: load the script, run those again
-                await one.run([pack("SCRIPT", "LOAD", _ADD_SCRIPT)])
-                again = await one.run([commands[i] for i in unloaded])
+            if unloaded:  # a restarted or flushed Redis: send the script itself (EVAL caches it)
+                again = await one.run([pack("EVAL", _ADD_SCRIPT, *calls[i][0]) for i in unloaded])
                 for i, reply in zip(unloaded, again, strict=True):
                     replies[i] = reply
             return replies
@@ -181,9 +180,10 @@ class BullBackend(Backend):
 
     def _script_calls(
         self, batch: Sequence[EnqueueRequest]
-    ) -> list[tuple[bytes, Sequence[EnqueueRequest]]]:
-        """One packed script call per run of up to ``SCRIPT_JOBS`` jobs of one queue."""
-        calls: list[tuple[bytes, Sequence[EnqueueRequest]]] = []
+    ) -> list[tuple[list[str | int], Sequence[EnqueueRequest]]]:
+        """The script's key count, keys and arguments for each run of up to ``SCRIPT_JOBS``
+        jobs of one queue, and those jobs."""
+        calls: list[tuple[list[str | int], Sequence[EnqueueRequest]]] = []
         start = 0
         while start < len(batch):
             queue = batch[start].queue
@@ -193,9 +193,7 @@ class BullBackend(Backend):
             jobs = batch[start:end]
             args = [arg for request in jobs for arg in self._job_args(request)]
             keys = self._keys_of(queue)
-            command = pack("EVALSHA", self._script.sha, len(keys), *keys,
-                           f"{self.prefix}:{queue}:", self._token, *args)  # fmt: skip
-            calls.append((command, jobs))
+            calls.append(([len(keys), *keys, f"{self.prefix}:{queue}:", self._token, *args], jobs))
             start = end
         return calls
 
