@@ -31,6 +31,17 @@ from redis._parsers import BaseParser
 __all__ = ["OneConnection", "pack"]
 
 
+class _ErrorReply(Exception):
+    """What our reply parser makes of a Redis error reply, turned into redis-py's class.
+
+    Our own class, given to ``hiredis.Reader``: the module's default ``ReplyError`` is not
+    one fixed class for the life of a process (our full test suite saw the Reader return
+    instances of a ``hiredis.ReplyError`` other than the one ``hiredis`` exports, after
+    other code had imported the extension again), and an error reply not recognised as
+    one would pass for a successful reply.
+    """
+
+
 def pack(*args: str | int | bytes) -> bytes:
     """One command in Redis's wire format (hiredis's packer: C, not redis-py's Python)."""
     packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # stub: 1-tuples only
@@ -49,7 +60,7 @@ class _Replies(asyncio.Protocol):
         self.writer = writer  # kept: a collected StreamWriter closes its transport
         self.timeout_s = timeout_s
         self.loop = asyncio.get_running_loop()
-        self.parser = hiredis.Reader()
+        self.parser = hiredis.Reader(replyError=_ErrorReply)
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.deadlines: deque[float] = deque()
         self.corked: list[bytes] = []
@@ -168,7 +179,7 @@ class OneConnection:
         results = [await future for future in futures]
         return [
             BaseParser.parse_error(str(r))  # type: ignore[no-untyped-call]
-            if isinstance(r, hiredis.ReplyError)
+            if isinstance(r, _ErrorReply)
             else r
             for r in results
         ]

@@ -40,6 +40,20 @@ async def test_a_flushed_script_is_loaded_again_for_single_and_batched_jobs(
         f"flush-{i}": 1 for i in range(5)}  # fmt: skip
 
 
+async def test_error_replies_are_recognised_whatever_hiredis_exports(
+    make_router: Callable[..., Any], redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a long test run ``hiredis.ReplyError`` stopped being the class its Reader made:
+    a NOSCRIPT reply then passed for a result and the job was refused, not resent."""
+    import hiredis
+
+    monkeypatch.setattr(hiredis, "ReplyError", type("ReplyError", (Exception,), {}))
+    router: QueueRouter = await make_router()
+    redis_db.script_flush()
+    receipt = await router.enqueue("email-send", {"n": 1}, job_id="reimported-1")
+    assert receipt.backends == ("bull",) and not receipt.placements[0].existing
+
+
 async def test_concurrent_callers_share_one_connection(
     make_settings: Callable[..., Any], own_redis: RedisServer
 ) -> None:
