@@ -136,8 +136,8 @@ async def test_worker_ramp_walks_a_healthy_build_to_current_and_rolls_back_on_de
     router, deployment, build = await two_builds(make_router, temporal_client, spawn_worker)
     env = ramp_env(router)
     async with steady_traffic(router, {"n": 1}):  # workflow times include queueing: a busy
-        code, events, stderr = await worker_ramp(  # machine must not trip a healthy build
-            env, *build, *RAMP, "--p99-floor-ms", "5000")  # fmt: skip
+        code, events, stderr = await worker_ramp(  # machine (a CI run saw p99 8.3 s) must
+            env, *build, *RAMP, "--p99-floor-ms", "60000")  # not trip a healthy build  # fmt: skip
     assert code == 0, (events, stderr)
     assert [e["percentage"] for e in events if e["event"] == "set"] == [50, 100]
     routing = await deployment.routing()
