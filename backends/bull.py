@@ -191,15 +191,21 @@ class BullBackend(Backend):
             while end < len(batch) and end - start < SCRIPT_JOBS and batch[end].queue == queue:
                 end += 1
             jobs = batch[start:end]
-            args = [arg for request in jobs for arg in self._job_args(request)]
             keys = self._keys_of(queue)
-            calls.append(([len(keys), *keys, f"{self.prefix}:{queue}:", self._token, *args], jobs))
+            calls.append(([len(keys), *keys, *self._script_args(queue, jobs)], jobs))
             start = end
         return calls
 
+    def _script_args(self, queue: str, jobs: Sequence[EnqueueRequest]) -> list[str | int]:
+        """The add script's ARGV: key prefix, token, then each job's eight arguments."""
+        args: list[str | int] = [f"{self.prefix}:{queue}:", self._token]
+        for request in jobs:
+            args.extend(self._job_args(request))
+        return args
+
     async def _cluster_one(self, request: EnqueueRequest) -> Placement:
         keys = self._keys_of(request.queue)
-        args = [f"{self.prefix}:{request.queue}:", self._token, *self._job_args(request)]
+        args = self._script_args(request.queue, [request])
 
         async def write() -> bytes:
             added: bytes = await self._script(keys=keys, args=args)

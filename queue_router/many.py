@@ -71,7 +71,7 @@ class ManyJobs:
                     except QueueRouterError as exc:
                         results[index] = exc
                         continue
-                    if route.primary == config.legacy and route.secondary is route.shadow is None:
+                    if route.primary == config.legacy and not (route.secondary or route.shadow):
                         batched.setdefault(route.primary, []).append((index, route, request))
                     else:
                         single.append((index, config, route, request))

@@ -95,7 +95,15 @@ class Bucketing:
             return _murmur(f"{self.group_id}:{key}") % 100 + 1
         if self.strategy == "flagd":
             return (_murmur(self.flag_key + key) * BUCKETS) >> 32
-        return bucket(f"{self.salt}:{key}" if self.salt else key)
+        return bucket(f"{self.prefix}{key}")
+
+    @property
+    def prefix(self) -> str | None:
+        """What queue-router's own bucketing hashes before the key (``salt:`` or nothing),
+        for a caller that inlines ``bucket(prefix + key)``; ``None`` for the flag services."""
+        if self.strategy != "queue-router":
+            return None
+        return f"{self.salt}:" if self.salt else ""
 
     def admits(self, bucket: int, percentage: float) -> bool:
         """Whether keys of ``bucket`` are inside ``percentage`` (go to Temporal)."""
@@ -182,19 +190,14 @@ class RouteTable:
 
     Filled lazily (a bucket's route is made the first time a key lands in it) and thrown
     away whole when the queue's state changes; never per key, so it stays bounded.
-    ``prefix`` is what queue-router's own bucketing hashes before the key (``salt:``, or
-    nothing), so a caller on the hot path can inline ``bucket(prefix + key)``; it is
-    ``None`` for the flag-service strategies, which go through ``route``.
+    ``prefix`` is the strategy's (``Bucketing.prefix``), kept here for the hot path.
     """
 
     __slots__ = ("prefix", "routes", "state")
 
     def __init__(self, state: QueueState) -> None:
         self.state = state
-        how = state.bucketing
-        self.prefix = (
-            (f"{how.salt}:" if how.salt else "") if how.strategy == "queue-router" else None
-        )
+        self.prefix = state.bucketing.prefix
         self.routes: list[Route | None] = [None] * (BUCKETS + 1)  # unleash counts 1 .. 100
 
     def route(self, key: str) -> Route:
