@@ -95,7 +95,7 @@ class BullBackend(Backend):
         self._require_noeviction = require_noeviction
         self._script = self._redis.register_script(_ADD_SCRIPT)
         self._token = str(uuid.uuid4())
-        self._keys: dict[str, list[str]] = {}
+        self._heads: dict[str, tuple[str | int, ...]] = {}
         self._one = (
             None
             if isinstance(self._redis, RedisCluster)
@@ -122,7 +122,8 @@ class BullBackend(Backend):
         """One job: concurrent calls share one connection, their writes one round trip."""
         if self._one is None:
             return await self._cluster_one(request)
-        outcome = (await self._write([request], request.job_id))[0]
+        call = [*self._head(request.queue), *self._job_args(request)]
+        outcome = (await self._write([(call, (request,))], request.job_id))[0]
         if isinstance(outcome, QueueRouterError):
             raise outcome
         return outcome
@@ -141,17 +142,19 @@ class BullBackend(Backend):
         out: list[Placement | QueueRouterError] = []
         for start in range(0, len(requests), BATCH):
             batch = requests[start : start + BATCH]
-            out.extend(await self._write(batch, f"{batch[0].job_id} and {len(batch) - 1} "
-                                                "more in one batch"))  # fmt: skip
+            label = f"{batch[0].job_id} and {len(batch) - 1} more in one batch"
+            out.extend(await self._write(self._script_calls(batch), label))
         return out
 
     async def _write(
-        self, batch: Sequence[EnqueueRequest], label: str
+        self,
+        calls: Sequence[tuple[list[str | int], Sequence[EnqueueRequest]]],
+        label: str,
     ) -> list[Placement | QueueRouterError]:
-        """Run the add script over ``batch`` on the shared connection: outcomes in order."""
+        """Run the add script ``calls`` (arguments, and the jobs they add) on the shared
+        connection: each job's outcome, in order."""
         one = self._one
         assert one is not None
-        calls = self._script_calls(batch)
 
         async def write() -> list[Any]:
             replies = await one.run([pack("EVALSHA", self._script.sha, *args)
@@ -167,9 +170,9 @@ class BullBackend(Backend):
             replies = await write_or_classify(self.name, label, self._url, write)
         except EnqueueOutcomeUnknown as exc:
             return [EnqueueOutcomeUnknown(self.name, r.job_id, exc.reason, cause=exc.cause)
-                    for r in batch]  # fmt: skip
+                    for _, jobs in calls for r in jobs]  # fmt: skip
         except QueueRouterError as exc:  # definitely not written, none of them
-            return [exc for _ in batch]
+            return [exc for _, jobs in calls for _ in jobs]
         out: list[Placement | QueueRouterError] = []
         for (_, jobs), reply in zip(calls, replies, strict=True):
             if isinstance(reply, Exception):  # the whole script call: its jobs share the error
@@ -181,8 +184,8 @@ class BullBackend(Backend):
     def _script_calls(
         self, batch: Sequence[EnqueueRequest]
     ) -> list[tuple[list[str | int], Sequence[EnqueueRequest]]]:
-        """The script's key count, keys and arguments for each run of up to ``SCRIPT_JOBS``
-        jobs of one queue, and those jobs."""
+        """The script's arguments for each run of up to ``SCRIPT_JOBS`` jobs of one queue
+        (key count, keys, key prefix, token, then each job's eight), and those jobs."""
         calls: list[tuple[list[str | int], Sequence[EnqueueRequest]]] = []
         start = 0
         while start < len(batch):
@@ -191,21 +194,17 @@ class BullBackend(Backend):
             while end < len(batch) and end - start < SCRIPT_JOBS and batch[end].queue == queue:
                 end += 1
             jobs = batch[start:end]
-            keys = self._keys_of(queue)
-            calls.append(([len(keys), *keys, *self._script_args(queue, jobs)], jobs))
+            args = list(self._head(queue))
+            for request in jobs:
+                args.extend(self._job_args(request))
+            calls.append((args, jobs))
             start = end
         return calls
 
-    def _script_args(self, queue: str, jobs: Sequence[EnqueueRequest]) -> list[str | int]:
-        """The add script's ARGV: key prefix, token, then each job's eight arguments."""
-        args: list[str | int] = [f"{self.prefix}:{queue}:", self._token]
-        for request in jobs:
-            args.extend(self._job_args(request))
-        return args
-
     async def _cluster_one(self, request: EnqueueRequest) -> Placement:
-        keys = self._keys_of(request.queue)
-        args = self._script_args(request.queue, [request])
+        head = self._head(request.queue)
+        keys = [str(key) for key in head[1:-2]]
+        args = [*head[-2:], *self._job_args(request)]
 
         async def write() -> bytes:
             added: bytes = await self._script(keys=keys, args=args)
@@ -214,11 +213,16 @@ class BullBackend(Backend):
         added = await write_or_classify(self.name, request.job_id, self._url, write)
         return self._placement(request, added[0])
 
-    def _keys_of(self, queue: str) -> list[str]:
-        keys = self._keys.get(queue)
-        if keys is None:
-            keys = self._keys[queue] = [self.key(queue, suffix) for suffix in _STRUCTURAL_KEYS]
-        return keys
+    def _head(self, queue: str) -> tuple[str | int, ...]:
+        """The script's arguments before the jobs' own: key count, keys, prefix, token.
+
+        The same for every job of a queue: built once.
+        """
+        head = self._heads.get(queue)
+        if head is None:
+            keys = [self.key(queue, suffix) for suffix in _STRUCTURAL_KEYS]
+            head = self._heads[queue] = (len(keys), *keys, self.key(queue, ""), self._token)
+        return head
 
     @staticmethod
     def _job_args(request: EnqueueRequest) -> tuple[str | int, ...]:

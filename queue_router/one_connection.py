@@ -42,6 +42,13 @@ class _ErrorReply(Exception):
     """
 
 
+def _as_redis_error(reply: Any) -> Any:
+    """An error reply as the redis-py exception it stands for; any other reply as it is."""
+    if isinstance(reply, _ErrorReply):
+        return BaseParser.parse_error(str(reply))  # type: ignore[no-untyped-call]
+    return reply
+
+
 def pack(*args: str | int | bytes) -> bytes:
     """One command in Redis's wire format (hiredis's packer: C, not redis-py's Python)."""
     packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # stub: 1-tuples only
@@ -176,13 +183,9 @@ class OneConnection:
         futures = replies.send(commands)
         if replies.writable is not None:
             await replies.writable
-        results = [await future for future in futures]
-        return [
-            BaseParser.parse_error(str(r))  # type: ignore[no-untyped-call]
-            if isinstance(r, _ErrorReply)
-            else r
-            for r in results
-        ]
+        if len(futures) == 1:  # the common case, without a comprehension's coroutine
+            return [_as_redis_error(await futures[0])]
+        return [_as_redis_error(await future) for future in futures]
 
     async def _connect(self) -> _Replies:
         async with self._connecting:
