@@ -232,13 +232,16 @@ async def _start_request(
     )
     start.workflow_type.name = request.workflow_type
     start.task_queue.name = request.task_queue
-    start.input.payloads.extend(await converter.encode([envelope]))
     memo: dict[str, Any] = {"queue": request.queue, "job_id": request.job_id}
     memo["shadow"] = request.shadow
     if request.versioning is not None:  # read by the job workflow's dynamic config
         memo["versioning"] = request.versioning
-    for key, value in memo.items():
-        start.memo.fields[key].CopyFrom((await converter.encode([value]))[0])
+    # The input and the memo values in one call of the converter (and of its codec, if the
+    # client has one): a call costs more than the values it encodes.
+    envelope_payload, *memo_payloads = await converter.encode([envelope, *memo.values()])
+    start.input.payloads.append(envelope_payload)
+    for key, payload in zip(memo, memo_payloads, strict=True):
+        start.memo.fields[key].CopyFrom(payload)
     if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``
         start.workflow_start_delay.FromTimedelta(timedelta(milliseconds=request.options.delay_ms))
     return start
