@@ -101,8 +101,27 @@ def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
     return run
 
 
-async def rates_of(paths: dict[str, Timed], rounds: int) -> dict[str, float]:
-    """Median jobs/s of each path over ``rounds`` interleaved rounds.
+@dataclasses.dataclass
+class Rounds:
+    """Jobs/s of each path in each round; paths of one round ran back to back."""
+
+    rates: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.rates[name])
+
+    def ratio(self, name: str, peer: str) -> tuple[float, list[float]]:
+        """The median of the per-round ratios ``name / peer``, and each round's ratio.
+
+        Paired by round, as ``bench_vs_node.py`` pairs them: a neighbour's load, or the
+        dev server slowing as its database grows, moves both sides of a round together.
+        """
+        each = [a / b for a, b in zip(self.rates[name], self.rates[peer], strict=True)]
+        return statistics.median(each), each
+
+
+async def rates_of(paths: dict[str, Timed], rounds: int) -> Rounds:
+    """Jobs/s of each path over ``rounds`` interleaved rounds.
 
     Each round rotates which path goes first: the dev server slows as its database
     grows, so no path may always meet the fresher server.
@@ -113,15 +132,16 @@ async def rates_of(paths: dict[str, Timed], rounds: int) -> dict[str, float]:
         for name in order[r % len(order) :] + order[: r % len(order)]:
             done, seconds = await paths[name]("t" + uuid.uuid4().hex[:8])  # never all digits
             rates[name].append(done / seconds)
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return Rounds(rates)
 
 
 async def temporal_path_cost(
-    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 5
-) -> dict[str, float]:
-    """Starts/s: raw ``start_workflow``, the router with its placement memory in Redis (one
-    extra write per start), the router with it in-process only, all at ``concurrency``; then
-    raw ``start_workflow`` at the best concurrency level found and ``enqueue_many`` at it.
+    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 7
+) -> tuple[Rounds, Rounds, Rounds]:
+    """Starts/s of raw ``start_workflow`` at each of ``RAW_LEVELS``; of raw ``start_workflow``,
+    the router with its placement memory in Redis (one extra write per start) and the router
+    with it in-process only, all at ``concurrency``; of raw ``start_workflow`` at the best
+    level found and ``enqueue_many`` at it.
     """
     shared = QueueRouter(settings)
     local = QueueRouter(settings, backends=backends_from_settings(settings))  # in-process memory
@@ -154,15 +174,15 @@ async def temporal_path_cost(
         levels = await rates_of(
             {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, rounds=3
         )
-        best = int(max(levels, key=lambda level: levels[level]))
+        best = int(max(levels.rates, key=levels.median))
         equal = await rates_of({"raw start_workflow": raw_starts(client, task_queue, jobs,
                                                                  concurrency),
                                 "router": via(shared),
                                 "router, memory in-process": via(local)}, rounds)  # fmt: skip
-        bulk = await rates_of({f"raw start_workflow at {best}": raw_starts(client, task_queue,
-                                                                           jobs, best),
+        bulk = await rates_of({"raw start_workflow at its best level": raw_starts(
+                                   client, task_queue, jobs, best),
                                f"router enqueue_many at {best}": many(best)}, rounds)  # fmt: skip
-    return {**{f"raw at concurrency {k}": v for k, v in levels.items()}, **equal, **bulk}
+    return levels, equal, bulk
 
 
 RAW_LEVELS = (20, 50, 100, 200)
@@ -171,7 +191,7 @@ RAW_LEVELS = (20, 50, 100, 200)
 
 async def migration_cost(
     settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 3
-) -> dict[str, float]:
+) -> Rounds:
     """Jobs/s of ``queue-router migrate`` moving waiting Bull jobs into workflows, and of raw
     ``start_workflow`` at the same concurrency, interleaved."""
     task_queue = settings.temporal.temporal_task_queue
@@ -311,24 +331,32 @@ async def main(jobs: int, concurrency: int) -> None:
         print(f"route() / bare mmh3.hash               : {routes['env / bare']:.2f}"
               "  (target <= 3)")  # fmt: skip
         print(f"route() on live state / bare mmh3.hash : {routes['live / bare']:.2f}")
-        cost = await temporal_path_cost(settings, client, jobs, concurrency)
-        print(f"\nTemporal path, {jobs} starts per round (median of 5 rounds, rotating order):")
-        for name, rate in cost.items():
-            print(f"  {name:<34}{rate:>8,.0f} starts/s")
-        raw, shared, local = (cost[k] for k in ("raw start_workflow", "router",
-                                                "router, memory in-process"))  # fmt: skip
-        best_raw, many = list(cost.values())[-2:]
-        print(f"router / raw start_workflow            : {shared / raw:.2f}  (target >= 0.95)")
-        print(f"enqueue_many / raw at its best level   : {many / best_raw:.2f}  (target >= 1.0)")
-        print(
-            f"placement memory in Redis / in-process : {shared / local:.2f}  (its one extra write)"
-        )
+        levels, equal, bulk = await temporal_path_cost(settings, client, jobs, concurrency)
+        print(f"\nTemporal path, {jobs} starts per round (medians; rounds rotate who goes first):")
+        for name in levels.rates:
+            print(f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s")
+        for rounds in (equal, bulk):
+            for name in rounds.rates:
+                print(f"  {name:<38}{rounds.median(name):>8,.0f} starts/s")
+        raw, *_ = equal.rates
+        best_raw, many = bulk.rates
+        paired("router / raw start_workflow", equal.ratio("router", raw), ">= 0.95")
+        paired("enqueue_many / raw at its best level", bulk.ratio(many, best_raw), ">= 1.0")
+        paired("placement memory in Redis / in-process",
+               equal.ratio("router", "router, memory in-process"), "its one extra write")  # fmt: skip
         moved = await migration_cost(settings, client, jobs, concurrency)
-        print(f"\nmigrate, {jobs} waiting Bull jobs per round (median of 3 rounds, rotating):")
-        for name, rate in moved.items():
-            print(f"  {name:<34}{rate:>8,.0f} jobs/s")
-        ratio = moved["migrate"] / moved["raw start_workflow"]
-        print(f"migrate / raw start_workflow           : {ratio:.2f}  (target >= 0.8)")
+        print(f"\nmigrate, {jobs} waiting Bull jobs per round (medians of 3 rounds, rotating):")
+        for name in moved.rates:
+            print(f"  {name:<38}{moved.median(name):>8,.0f} jobs/s")
+        paired("migrate / raw start_workflow", moved.ratio("migrate", "raw start_workflow"),
+               ">= 0.8")  # fmt: skip
+
+
+def paired(label: str, ratio: tuple[float, list[float]], target: str) -> None:
+    """One ratio line: the median of the per-round ratios, the target, each round's."""
+    median, each = ratio
+    rounds = " ".join(f"{r:.2f}" for r in each)
+    print(f"{label:<40}: {median:.2f}  (target {target}; rounds: {rounds})")
 
 
 if __name__ == "__main__":
