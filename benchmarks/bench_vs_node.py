@@ -8,7 +8,7 @@ the median of the per-round ratios, each round's ratio, and the target from the 
 Absolute figures depend on the machine (and on a shared one, on the neighbours); the
 ratios are the point.
 
-    .venv/bin/python benchmarks/bench_vs_node.py [--jobs 5000] [--rounds 5] [--fsync always]
+    .venv/bin/python benchmarks/bench_vs_node.py [--jobs 5000] [--rounds 7] [--fsync always]
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ async def main(jobs: int, rounds: int, fsync: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
         "--fsync", choices=["everysec", "always", "no"], default="everysec",
         help="Redis appendfsync: everysec is Redis's AOF default; the test servers use always",
