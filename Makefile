@@ -46,6 +46,7 @@ demo: $(STAMP)
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_enqueue.py
 	$(BIN)/python benchmarks/bench_vs_node.py
+	$(BIN)/python benchmarks/bench_vs_node.py --loop uvloop
 	$(BIN)/python benchmarks/bench_memory.py
 
 clean:

@@ -78,7 +78,8 @@ async def main(jobs: int, rounds: int, fsync: str) -> None:
             admin.close()
             print(
                 f"{jobs} jobs per path and round, {rounds} rounds (the two sides alternate "
-                f"who goes first), loopback redis-server, appendfsync {fsync}\n"
+                f"who goes first), loopback redis-server, appendfsync {fsync}, the router "
+                f"on {type(asyncio.get_running_loop()).__module__.split('.')[0]}'s event loop\n"
             )
             print(f"{'path':<12}{'queue-router':>14}{'node bull':>12}{'ratio':>8}{'target':>8}"
                   "   (medians; ratios of each round)")  # fmt: skip
