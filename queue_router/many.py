@@ -62,12 +62,13 @@ class ManyJobs:
         input, not written, outcome unknown): one job's failure never hides another's
         placement. Jobs whose route is one legacy Redis backend are written in pipelined
         batches of the same idempotent script; the others (Temporal, dual, shadow) are
-        placed as ``enqueue`` places them, ``concurrency`` at a time.
+        placed as ``enqueue`` places them, ``concurrency`` at a time, starting while the
+        rest of ``jobs`` is still being read.
         """
         results: list[Receipt | QueueRouterError | None] = []
-        single: list[tuple[int, QueueConfig, Route, EnqueueRequest]] = []
-        writes: list[asyncio.Task[None]] = []
+        running: list[asyncio.Task[None]] = []
         in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+        room = asyncio.Semaphore(concurrency)
         jobs = iter(jobs)
         try:
             while chunk := list(itertools.islice(jobs, CHUNK)):
@@ -84,30 +85,39 @@ class ManyJobs:
                         continue
                     if route.primary == config.legacy and not (route.secondary or route.shadow):
                         batched.setdefault(route.primary, []).append((index, route, request))
-                    else:
-                        single.append((index, config, route, request))
+                    else:  # placed now, ``concurrency`` at a time: reading waits for a slot
+                        await room.acquire()
+                        one = self._place_one(index, config, route, request, results, room)
+                        running.append(asyncio.create_task(one))
                 for backend_name, items in batched.items():
                     await in_flight.acquire()
                     chunk_write = self._write_chunk(backend_name, items, results, in_flight)
-                    writes.append(asyncio.create_task(chunk_write))
+                    running.append(asyncio.create_task(chunk_write))
                 await asyncio.sleep(0)  # this chunk goes out while the next one is prepared
-            await asyncio.gather(*writes)
+                running = [task for task in running if not task.done() or task.exception()]
+            await asyncio.gather(*running)
         finally:
-            for task in writes:  # only unfinished ones, when this call itself is cancelled
+            for task in running:  # only unfinished ones, when this call itself is cancelled
                 task.cancel()
-        room = asyncio.Semaphore(concurrency)
-
-        async def place(
-            index: int, config: QueueConfig, route: Route, request: EnqueueRequest
-        ) -> None:
-            async with room:
-                try:
-                    results[index] = await self._place(config, route, request)
-                except QueueRouterError as exc:
-                    results[index] = exc
-
-        await asyncio.gather(*(place(*item) for item in single))
         return [r for r in results if r is not None]
+
+    async def _place_one(
+        self,
+        index: int,
+        config: QueueConfig,
+        route: Route,
+        request: EnqueueRequest,
+        results: list[Receipt | QueueRouterError | None],
+        room: asyncio.Semaphore,
+    ) -> None:
+        """One job placed as ``enqueue`` places it; its receipt or error lands at its index
+        and its slot in ``room`` is given back."""
+        try:
+            results[index] = await self._place(config, route, request)
+        except QueueRouterError as exc:
+            results[index] = exc
+        finally:
+            room.release()
 
     async def _write_chunk(
         self,
