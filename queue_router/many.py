@@ -14,13 +14,12 @@ import itertools
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import NotEnqueuedError, QueueRouterError
 from queue_router.metrics import EnqueueOutcome, count_enqueue, time_enqueue
-from queue_router.receipts import Job, JobOptions, Placement, Receipt
+from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
 
 __all__ = ["ManyJobs", "receipt"]
@@ -38,15 +37,7 @@ class ManyJobs:
     _backends: Mapping[str, Backend]
 
     @abstractmethod
-    def _prepare(
-        self,
-        queue: str,
-        data: Any,
-        key: str | None = None,
-        job_id: str | None = None,
-        name: str | None = None,
-        options: JobOptions | None = None,
-    ) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
+    def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
 
     @abstractmethod
     async def _place(
@@ -77,9 +68,7 @@ class ManyJobs:
                     index = len(results)
                     results.append(None)
                     try:
-                        config, route, request = self._prepare(
-                            queue, job.data, job.key, job.job_id, job.name, job.options
-                        )
+                        config, route, request = self._prepare(queue, job)
                     except QueueRouterError as exc:
                         results[index] = exc
                         continue

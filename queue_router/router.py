@@ -54,7 +54,7 @@ from queue_router.payload import (
     validate_job_name,
 )
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
-from queue_router.receipts import JobOptions, Placement, Receipt
+from queue_router.receipts import Job, JobOptions, Placement, Receipt
 from queue_router.routing import BUCKETS, Route, RouteTable
 from queue_router.shadow import ShadowRunner
 
@@ -272,20 +272,13 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             BackendUnavailable, CredentialsRejected: no backend took the job; nothing written.
             EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
         """
-        config, route, request = self._prepare(queue, data, key, job_id, name, options)
+        config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
         return await self._place(config, route, request)
 
-    def _prepare(
-        self,
-        queue: str,
-        data: Any,
-        key: str | None = None,
-        job_id: str | None = None,
-        name: str | None = None,
-        options: JobOptions | None = None,
-    ) -> tuple[QueueConfig, Route, EnqueueRequest]:
+    def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
         config = self._queue(queue)
+        data, key, job_id, name, options = job.data, job.key, job.job_id, job.name, job.options
         if job_id is None:
             job_id = new_job_id()  # valid by construction
         else:
