@@ -150,6 +150,10 @@ class _Replies(asyncio.Protocol):
             waiter = self.waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(self.lost)
+                # Marked as seen: a caller awaiting it still gets the error, but one that
+                # stopped at an earlier reply of its batch leaves it unawaited, and asyncio
+                # would log each such reply as "exception was never retrieved".
+                waiter.exception()
         self.deadlines.clear()
         self.resume_writing()
 

@@ -8,13 +8,16 @@ takes every job, once. What it must give: concurrent callers never open a connec
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
 from queue_router import EnqueueOutcomeUnknown, Job, QueueRouter, Receipt
+from queue_router.one_connection import OneConnection, pack
 from queue_router.testing.devservers import RedisServer
 from tests.integration.test_faults import bull_entries
 
@@ -104,3 +107,23 @@ async def test_a_script_that_failed_half_way_is_unknown_not_unwritten(
     [batched] = await router.enqueue_many("broken", [Job({"n": 2}, job_id="half-2")])
     assert isinstance(batched, EnqueueOutcomeUnknown), batched
     assert redis_db.exists("bull:broken:half-1")  # what "not written" would have hidden
+
+
+async def test_a_lost_connection_leaves_no_reply_error_unretrieved(own_redis: RedisServer) -> None:
+    """Every reply still due fails when the connection goes, and a caller stops at the
+    first: the others must not end up in asyncio's "exception was never retrieved" log
+    (a Redis killed under a batch once printed one such traceback per command)."""
+    logged: list[str] = []
+    asyncio.get_running_loop().set_exception_handler(
+        lambda _loop, context: logged.append(context["message"])
+    )
+    pool = redis.asyncio.ConnectionPool.from_url(own_redis.url)
+    one = OneConnection(pool, timeout_s=5)
+    with pytest.raises(redis.ConnectionError):  # QUIT is answered, then the socket closes
+        await one.run([pack("QUIT"), pack("PING"), pack("PING")])
+    one.close()
+    await pool.aclose()
+    del one  # the connection's replies (and their futures) are garbage now
+    await asyncio.sleep(0.1)
+    gc.collect()
+    assert logged == []
