@@ -122,8 +122,7 @@ class BullBackend(Backend):
         """One job: concurrent calls share one connection, their writes one round trip."""
         if self._one is None:
             return await self._cluster_one(request)
-        call = [*self._head(request.queue), *self._job_args(request)]
-        outcome = (await self._write([(call, (request,))], request.job_id))[0]
+        outcome = (await self._write(self._script_calls([request]), request.job_id))[0]
         if isinstance(outcome, QueueRouterError):
             raise outcome
         return outcome

@@ -62,43 +62,47 @@ async def latencies(
     return seen
 
 
-async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
-    tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"par-{tag}-{i}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(jobs)))
-    return jobs / (time.perf_counter() - started)
-
-
 Timed = Callable[[str], Awaitable[tuple[int, float]]]
 """One run of a path, given a fresh id tag: (jobs done, seconds its timed part took)."""
 
 
-def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
-    """``client.start_workflow`` directly, ``level`` at a time: the peer."""
+def at_level(level: int, jobs: int, call: Callable[[str, int], Awaitable[object]]) -> Timed:
+    """``call(tag, i)`` for ``jobs`` values of ``i``, ``level`` at a time, timed."""
 
     async def run(tag: str) -> tuple[int, float]:
         gate = asyncio.Semaphore(level)
 
         async def one(i: int) -> None:
             async with gate:
-                await client.start_workflow(
-                    "bench", JobEnvelope("bench-temporal", f"{tag}{i}", "__default__", {"i": i}),
-                    id=f"raw/{tag}{i}", task_queue=task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                )  # fmt: skip
+                await call(tag, i)
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(jobs)))
         return jobs, time.perf_counter() - started
 
     return run
+
+
+async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
+    def enqueue(tag: str, i: int) -> Awaitable[object]:
+        return router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"par-{tag}-{i}")
+
+    done, seconds = await at_level(concurrency, jobs, enqueue)("t" + uuid.uuid4().hex[:8])
+    return done / seconds  # the tag is never all digits (a Bull id rule)
+
+
+def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
+    """``client.start_workflow`` directly, ``level`` at a time: the peer."""
+
+    def start(tag: str, i: int) -> Awaitable[object]:
+        return client.start_workflow(
+            "bench", JobEnvelope("bench-temporal", f"{tag}{i}", "__default__", {"i": i}),
+            id=f"raw/{tag}{i}", task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )  # fmt: skip
+
+    return at_level(level, jobs, start)
 
 
 @dataclasses.dataclass
@@ -148,18 +152,10 @@ async def temporal_path_cost(
     task_queue = settings.temporal.temporal_task_queue
 
     def via(router: QueueRouter) -> Timed:
-        async def run(tag: str) -> tuple[int, float]:
-            gate = asyncio.Semaphore(concurrency)
+        def enqueue(tag: str, i: int) -> Awaitable[object]:
+            return router.enqueue("bench-temporal", {"i": i}, job_id=f"{tag}{i}")
 
-            async def one(i: int) -> None:
-                async with gate:
-                    await router.enqueue("bench-temporal", {"i": i}, job_id=f"{tag}{i}")
-
-            started = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(jobs)))
-            return jobs, time.perf_counter() - started
-
-        return run
+        return at_level(concurrency, jobs, enqueue)
 
     def many(level: int) -> Timed:
         async def run(tag: str) -> tuple[int, float]:

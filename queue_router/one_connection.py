@@ -187,8 +187,6 @@ class OneConnection:
         futures = replies.send(commands)
         if replies.writable is not None:
             await replies.writable
-        if len(futures) == 1:  # the common case, without a comprehension's coroutine
-            return [_as_redis_error(await futures[0])]
         return [_as_redis_error(await future) for future in futures]
 
     async def _connect(self) -> _Replies:
