@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,17 +31,28 @@ pytestmark = pytest.mark.integration
 QUEUE = "email-send"
 
 
-def app(env: dict[str, str], seconds: float, tag: str) -> subprocess.Popen[str]:
+def app(env: dict[str, str], tag: str) -> subprocess.Popen[str]:
+    """An app process enqueueing every 50 ms until ``lines_until`` stops it (60 s at most)."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TEMPORAL_", "QUEUE_ROUTER_", "REDIS_"))
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.route_loop", QUEUE, str(seconds), tag],
+        [sys.executable, "-m", "tests.route_loop", QUEUE, "60", tag],
         env={**clean, "PYTHONPATH": str(REPO), **env}, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
+
+
+async def lines_until(apps: list[subprocess.Popen[str]], at: float) -> list[dict[str, Any]]:
+    """Stop the apps at time ``at`` (and no earlier); every line they printed."""
+    await asyncio.sleep(max(0.0, at - time.time()))
+    for p in apps:
+        p.send_signal(signal.SIGTERM)
+    outs = [(await asyncio.to_thread(p.communicate, timeout=30))[0] for p in apps]
+    assert [p.returncode for p in apps] == [0] * len(apps)
+    return [json.loads(line) for out in outs for line in out.splitlines()]
 
 
 @pytest.mark.timeout(120)
@@ -50,7 +62,7 @@ async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redi
     env = {"REDIS_URL": own_redis.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
            "TEMPORAL_TASK_QUEUE": task_queue, "TEMPORAL_TRAFFIC_PERCENTAGE": "0"}  # fmt: skip
     tags = [f"p{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
-    apps = [app(env, 13, tag) for tag in tags]
+    apps = [app(env, tag) for tag in tags]
     marks: dict[str, float] = {}
 
     async def step(name: str, action: Callable[[], Any], after_s: float) -> None:
@@ -70,12 +82,7 @@ async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redi
     await step("redis down", own_redis.kill, 3.0)
     await step("redis back", own_redis.start, 2.5)
     await step("cleared", lambda: set_("--clear", "--reason", "roll back"), 1.0)
-    lines = [
-        json.loads(line)
-        for p in apps
-        for line in (await asyncio.to_thread(p.communicate))[0].splitlines()
-    ]
-    assert all(p.returncode == 0 for p in apps)
+    lines = await lines_until(apps, marks["cleared"] + 5)
 
     def landed(since: float, until: float) -> set[str]:
         return {job["backend"] for job in lines if since <= job["at"] < until}
@@ -128,14 +135,14 @@ async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_process_and_c
     env = {"REDIS_URL": redis_server.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
            "TEMPORAL_TASK_QUEUE": task_queue, "USE_TEMPORAL_WORKFLOWS": "true",
            "QUEUE_ROUTER_GUARD_FAILURES": "2", "QUEUE_ROUTER_GUARD_COOLDOWN_MS": "5000"}  # fmt: skip
-    b = app(env, 12, f"b-{uuid.uuid4().hex[:6]}")  # B's Temporal works all along
+    b = app(env, f"b-{uuid.uuid4().hex[:6]}")  # B's Temporal works all along
     await asyncio.sleep(2.0)
     a: QueueRouter = await make_router(temporal_cluster_url=f"127.0.0.1:{free_port()}",
                                        temporal_retry_ms=100, **guarded)  # fmt: skip
     for i in range(2):  # A's Temporal is down: its guard opens, and is shared
         assert (await a.enqueue(QUEUE, {}, job_id=f"a-{i}")).fell_back
     opened = time.time()
-    lines = [json.loads(line) for line in (await asyncio.to_thread(b.communicate))[0].splitlines()]
+    lines = await lines_until([b], opened + 9)
 
     def landed(since: float, until: float) -> set[str]:
         return {job["backend"] for job in lines if since <= job["at"] < until}
