@@ -32,7 +32,7 @@ from tests.integration.test_faults import (
     attempts_of,
     bull_entries,
     crash_and_restart,
-    temporal_runs,
+    settled_runs,
 )
 from tests.oracle import Outcome, audit
 
@@ -132,8 +132,7 @@ async def test_temporal_killed_mid_batch_loses_doubles_and_misroutes_nothing(
         for job, result in zip(jobs, results, strict=True)
     ]
     client = await connect_temporal(own_temporal.target)
-    await asyncio.sleep(1.0)  # visibility catches up
-    runs = await temporal_runs(client, task_queue)
+    runs = await settled_runs(client, task_queue, outcomes)
     entries = bull_entries(redis_db)
     found = {job: {"bull": entries[job], "temporal": runs[job]} for job, _, _ in outcomes}
     result = audit(attempts_of(router, outcomes), found)
