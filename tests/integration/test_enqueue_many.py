@@ -7,7 +7,6 @@ placed as ``enqueue`` places them. A job's failure never hides another's placeme
 from __future__ import annotations
 
 import asyncio
-import collections
 import random
 import time
 from collections.abc import Callable
@@ -27,14 +26,13 @@ from queue_router import (
     Receipt,
     SyncQueueRouter,
 )
-from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.testing.devservers import RedisServer, TemporalServer
 from tests.integration.test_faults import (
-    attempts_of,
     bull_entries,
     crash_and_restart,
-    settled_runs,
+    judge_temporal_crash,
 )
-from tests.oracle import Outcome, audit
+from tests.oracle import Outcome
 
 
 async def test_a_batch_mixes_new_existing_duplicate_and_invalid_jobs(
@@ -131,15 +129,9 @@ async def test_temporal_killed_mid_batch_loses_doubles_and_misroutes_nothing(
         (job.job_id or "", outcome_of(result), result if isinstance(result, Receipt) else None)
         for job, result in zip(jobs, results, strict=True)
     ]
-    client = await connect_temporal(own_temporal.target)
-    runs = await settled_runs(client, task_queue, outcomes)
-    entries = bull_entries(redis_db)
-    found = {job: {"bull": entries[job], "temporal": runs[job]} for job, _, _ in outcomes}
-    result = audit(attempts_of(router, outcomes), found)
-    counts = collections.Counter(outcome for _, outcome, _ in outcomes)
-    fell_back = sum(1 for _, _, r in outcomes if r is not None and r.fell_back)
-    print(f"\ntemporal killed mid-batch: {dict(counts)} fell_back={fell_back} {result.figures()}")
-    assert result.passed, result
+    await judge_temporal_crash(
+        router, own_temporal, task_queue, redis_db, outcomes, "temporal killed mid-batch"
+    )
     assert killed_at < ended_at, "Temporal was killed after the batch: the test did not bite"
 
 

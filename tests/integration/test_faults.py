@@ -243,16 +243,28 @@ async def test_temporal_killed_and_restarted_mid_stream(
         fault=lambda: crash_and_restart(own_temporal, down_s=2.0),
     )  # fmt: skip
     await router.aclose()
-    client = await connect_temporal(own_temporal.target)
+    fell_back = await judge_temporal_crash(
+        router, own_temporal, task_queue, redis_db, results, "temporal crash"
+    )
+    assert fell_back > 0, "the crash window produced no fallback: the test did not bite"
+
+
+async def judge_temporal_crash(
+    router: QueueRouter, server: TemporalServer, task_queue: str, db: redis.Redis,
+    results: list[tuple[str, Outcome, Receipt | None]], label: str,
+) -> int:  # fmt: skip
+    """Audit what callers were told against what Temporal and Bull hold; print the
+    figures and assert the oracle passed. Returns how many receipts fell back."""
+    client = await connect_temporal(server.target)
     runs = await settled_runs(client, task_queue, results)
-    entries = bull_entries(redis_db)
+    entries = bull_entries(db)
     found = {job: {"bull": entries[job], "temporal": runs[job]} for job, _, _ in results}
     result = audit(attempts_of(router, results), found)
     outcomes = collections.Counter(outcome for _, outcome, _ in results)
     fell_back = sum(1 for _, _, r in results if r is not None and r.fell_back)
-    print(f"\ntemporal crash: {dict(outcomes)} fell_back={fell_back} {result.figures()}")
+    print(f"\n{label}: {dict(outcomes)} fell_back={fell_back} {result.figures()}")
     assert result.passed, result
-    assert fell_back > 0, "the crash window produced no fallback: the test did not bite"
+    return fell_back
 
 
 def bull_found(db: Any, results: list[tuple[str, Outcome, Receipt | None]]) -> dict[str, Any]:
