@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from importlib import resources
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -236,8 +237,9 @@ class BullBackend(Backend):
         """The add script's eight arguments for one job."""
         options, job_id = request.options, request.job_id
         # Bull's stored opts: the job's options, then its id and timestamp. The options part
-        # is the same for most jobs of a queue: encoded once.
-        stamp = f'"jobId":{json.dumps(job_id)},"timestamp":{request.timestamp_ms}}}'
+        # is the same for most jobs of a queue: encoded once. The id is quoted as json.dumps
+        # quotes a string, minus its two Python calls.
+        stamp = f'"jobId":{encode_basestring_ascii(job_id)},"timestamp":{request.timestamp_ms}}}'
         return (
             job_id,
             request.job_name,
