@@ -8,15 +8,20 @@ and small fixed sets of outcomes, reasons and results.
 
 from __future__ import annotations
 
-import functools
+import bisect
+import itertools
+import threading
+from collections.abc import Iterator
 from typing import Literal
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 __all__ = [
     "EFFECTS",
     "ENQUEUES",
-    "ENQUEUE_SECONDS",
     "FALLBACKS",
     "GUARD_OPEN",
     "JOBS",
@@ -32,33 +37,83 @@ __all__ = [
 
 EnqueueOutcome = Literal["placed", "existing", "fell_back", "failed", "unknown"]
 
-ENQUEUES = Counter(
-    "queue_router_enqueue",
-    "Backend writes of enqueue(), by outcome: placed, existing, fell_back, failed, unknown.",
-    ["queue", "backend", "mode", "outcome"],
-)
-ENQUEUE_SECONDS = Histogram(
-    "queue_router_enqueue_seconds",
-    "Duration of one backend call of enqueue().",
-    ["queue", "backend"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
+
+class EnqueueMetrics(Collector):
+    """``queue_router_enqueue_total`` and ``queue_router_enqueue_seconds``, which every
+    backend call of every enqueue updates.
+
+    Kept as plain numbers under one lock and handed to the registry when it is scraped
+    (prometheus-client's custom-collector API): the exposition is a counter's and a
+    histogram's. prometheus-client's own Counter and Histogram spend about ten Python
+    calls and three locks per update, which measured 5-9 µs of CPU per sequential Bull
+    enqueue (Python runs cold after each wait on Redis): more than the routing itself.
+    """
+
+    count_labels = ("queue", "backend", "mode", "outcome")
+    seconds_labels = ("queue", "backend")
+    bounds = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, ...], float] = {}
+        self._seconds: dict[tuple[str, ...], list[float]] = {}
+        """Per label pair: a count per bucket (not cumulative; +Inf last), then the sum."""
+
+    def count(self, labels: tuple[str, str, str, str], n: int) -> None:
+        with self._lock:
+            self._counts[labels] = self._counts.get(labels, 0) + n
+
+    def observe(self, labels: tuple[str, str], seconds: float) -> None:
+        with self._lock:
+            entry = self._seconds.get(labels)
+            if entry is None:
+                entry = self._seconds[labels] = [0.0] * (len(self.bounds) + 2)
+            entry[bisect.bisect_left(self.bounds, seconds)] += 1  # a bucket's bound is in it
+            entry[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts = list(self._counts.items())
+            seconds = [(labels, list(entry)) for labels, entry in self._seconds.items()]
+        total, latency = self.describe()
+        for labels, value in counts:
+            total.add_metric(labels, value)
+        for labels, entry in seconds:
+            cumulative = itertools.accumulate(entry[:-1])
+            latency.add_metric(labels, list(zip(_UPPER, cumulative, strict=True)), entry[-1])
+        yield from (total, latency)
+
+    def describe(self) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
+        return (
+            CounterMetricFamily(
+                "queue_router_enqueue",
+                "Backend writes of enqueue(), by outcome: placed, existing, fell_back, failed, "
+                "unknown.",
+                labels=self.count_labels,
+            ),
+            HistogramMetricFamily(
+                "queue_router_enqueue_seconds",
+                "Duration of one backend call of enqueue().",
+                labels=self.seconds_labels,
+            ),
+        )
+
+
+_UPPER = [floatToGoString(b) for b in (*EnqueueMetrics.bounds, float("inf"))]  # type: ignore[no-untyped-call]
+"""The buckets' ``le`` labels, written as prometheus-client writes them."""
+ENQUEUES = EnqueueMetrics()
+REGISTRY.register(ENQUEUES)
 
 
 def count_enqueue(queue: str, backend: str, mode: str, outcome: EnqueueOutcome, n: int = 1) -> None:
-    """``ENQUEUES`` by its labels, the labelled child looked up once per combination."""
-    _enqueue_child(queue, backend, mode, outcome).inc(n)
+    """One backend write of ``enqueue()`` (or ``n`` of a batch), by its outcome."""
+    ENQUEUES.count((queue, backend, mode, outcome), n)
 
 
 def time_enqueue(queue: str, backend: str, seconds: float) -> None:
-    """``ENQUEUE_SECONDS`` by its labels, the labelled child looked up once per pair."""
-    _seconds_child(queue, backend).observe(seconds)
+    """How long one backend call of ``enqueue()`` (or one batch write) took."""
+    ENQUEUES.observe((queue, backend), seconds)
 
-
-# prometheus-client's ``labels()`` takes a lock and rebuilds the label tuple on each call;
-# on the enqueue path that is a measurable share of a Redis round trip.
-_enqueue_child = functools.lru_cache(maxsize=4096)(ENQUEUES.labels)
-_seconds_child = functools.lru_cache(maxsize=1024)(ENQUEUE_SECONDS.labels)
 
 FALLBACKS = Counter(
     "queue_router_fallback",

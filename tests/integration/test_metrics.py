@@ -114,7 +114,7 @@ def test_the_alert_rules_use_only_metrics_that_exist() -> None:
     exported = {
         family.name + suffix
         for metric in vars(metrics).values()
-        if isinstance(metric, prometheus_client.metrics.MetricWrapperBase)
+        if isinstance(metric, prometheus_client.metrics.MetricWrapperBase | metrics.EnqueueMetrics)
         for family in metric.describe()
         for suffix in suffixes[family.type]
     }

@@ -11,6 +11,7 @@ import pytest
 from queue_router import QueueRouter, Settings, metrics
 from queue_router.logsummary import LogSummary
 from queue_router.testing import MemoryBackend
+from tests.counts import Counts
 
 
 class Clock:
@@ -69,3 +70,25 @@ def test_no_metric_label_can_carry_a_job_id_or_a_routing_key() -> None:
     for metric in vars(metrics).values():
         if isinstance(metric, prometheus_client.metrics.MetricWrapperBase):
             assert set(metric._labelnames) <= bounded, metric
+    enqueues = metrics.ENQUEUES
+    assert {*enqueues.count_labels, *enqueues.seconds_labels} <= bounded
+
+
+def test_enqueue_metrics_expose_a_counter_and_a_cumulative_histogram() -> None:
+    counts = Counts()
+    labels = {"queue": "q-expo", "backend": "bull"}
+    metrics.time_enqueue("q-expo", "bull", 0.001)  # exactly a bound: counted in that bucket
+    metrics.time_enqueue("q-expo", "bull", 0.003)
+    metrics.time_enqueue("q-expo", "bull", 60.0)  # past the last bound: in +Inf only
+    metrics.count_enqueue("q-expo", "bull", "bull", "placed", 2)
+    metrics.count_enqueue("q-expo", "bull", "bull", "placed")
+    buckets = [counts("queue_router_enqueue_seconds_bucket", le=le, **labels)
+               for le in ("0.0005", "0.001", "0.0025", "0.005", "10.0", "+Inf")]  # fmt: skip
+    assert buckets == [0, 1, 1, 2, 2, 3]
+    assert counts("queue_router_enqueue_seconds_count", **labels) == 3
+    assert counts("queue_router_enqueue_seconds_sum", **labels) == pytest.approx(60.004)
+    placed = counts("queue_router_enqueue_total", mode="bull", outcome="placed", **labels)
+    assert placed == 3
+    exposition = prometheus_client.generate_latest().decode()
+    assert "# TYPE queue_router_enqueue_seconds histogram" in exposition
+    assert "# TYPE queue_router_enqueue_total counter" in exposition
