@@ -16,6 +16,7 @@ from queue_router.errors import InvalidJobError, PayloadError
 
 __all__ = [
     "ENVELOPE_RESERVE",
+    "MAX_JOB_NAME",
     "encode_payload",
     "new_job_id",
     "validate_job_id",
@@ -25,7 +26,7 @@ __all__ = [
 # Temporal's size limit applies to the whole workflow input: the data plus the envelope
 # around it (queue, ids, name, options). This much of the limit is kept for the envelope.
 ENVELOPE_RESERVE = 4096
-_MAX_NAME = 256
+MAX_JOB_NAME = 256
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -86,8 +87,8 @@ def validate_job_id(queue: str, job_id: str) -> None:
 
 def validate_job_name(queue: str, name: str) -> None:
     """Bull job names must be non-empty text; bounded so the envelope reserve holds."""
-    if not isinstance(name, str) or not 0 < len(name) <= _MAX_NAME:
-        raise InvalidJobError(queue, f"job name {name!r} must be 1-{_MAX_NAME} characters")
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_JOB_NAME:
+        raise InvalidJobError(queue, f"job name {name!r} must be 1-{MAX_JOB_NAME} characters")
 
 
 def encode_payload(queue: str, data: Any, *, limit: int) -> str:
@@ -96,7 +97,7 @@ def encode_payload(queue: str, data: Any, *, limit: int) -> str:
         text = _to_json(data)
     except (TypeError, ValueError) as exc:
         raise PayloadError(queue, f"payload is not JSON-serializable: {exc}") from exc
-    size = len(text.encode("utf-8"))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii: O(1)
     room = limit - ENVELOPE_RESERVE
     if size > room:
         raise PayloadError(

@@ -283,11 +283,14 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             job_id = new_job_id()  # valid by construction
         else:
             validate_job_id(queue, job_id)
-        validate_job_name(queue, name or config.job_name)
+        if name is None:
+            name = config.job_name  # checked with the settings
+        else:
+            validate_job_name(queue, name)
         request = EnqueueRequest(
             queue=queue,
             job_id=job_id,
-            job_name=name or config.job_name,
+            job_name=name,
             data=data,
             data_json=encode_payload(queue, data, limit=self.settings.routing.max_payload_bytes),
             options=config.defaults if options is None else options.with_defaults(config.defaults),

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from queue_router.payload import MAX_JOB_NAME
 from queue_router.receipts import Backoff, JobOptions
 from queue_router.routing import DEFAULT_BUCKETING, Bucketing, Mode, QueueState, Route
 from workflows.envelope import DEFAULT_WORKFLOW_ID, workflow_id
@@ -95,7 +96,8 @@ class QueueOverride(BaseModel):
     list_envelope: bool | None = None
     """``legacy: list``: push ``{"job_id", "queue", "data", "options"}`` instead of the data."""
     rq_function: str | None = None
-    job_name: str | None = None
+    job_name: str | None = Field(None, min_length=1, max_length=MAX_JOB_NAME)
+    """The Bull job name of jobs enqueued without one (checked here, not per job)."""
     default_job_options: DefaultJobOptions | None = None
     bucketing: BucketingOverride | None = None
     shadow_percentage: Percentage | None = None
