@@ -97,6 +97,8 @@ def encode_payload(queue: str, data: Any, *, limit: int) -> str:
         text = _to_json(data)
     except (TypeError, ValueError) as exc:
         raise PayloadError(queue, f"payload is not JSON-serializable: {exc}") from exc
+    except RecursionError:  # not an exception of ours to pass on: a bad payload, named
+        raise PayloadError(queue, "payload is nested too deeply to encode as JSON") from None
     size = len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii: O(1)
     room = limit - ENVELOPE_RESERVE
     if size > room:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 import uuid
@@ -179,6 +180,7 @@ async def test_options_take_queue_defaults() -> None:
         ({"x": float("nan")}, "ok-1", "not JSON-serializable"),
         ({"blob": "x" * 3_000_000}, "ok-1", "QUEUE_ROUTER_MAX_PAYLOAD_BYTES=2097152"),
         ({"blob": "é" * 1_100_000}, "ok-1", "2200011 bytes as JSON"),  # 1.1M characters
+        (functools.reduce(lambda inner, _: [inner], range(100_000), []), "ok-1", "nested"),
     ],
 )
 async def test_bad_payloads_write_nothing(data: object, job_id: str, problem: str) -> None:
