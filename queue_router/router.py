@@ -32,6 +32,7 @@ from queue_router.errors import (
     ConfigError,
     CredentialsRejected,
     EnqueueOutcomeUnknown,
+    InvalidJobError,
     NotEnqueuedError,
     QueueRouterError,
 )
@@ -278,7 +279,15 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
         config = self._queue(queue)
+        if not isinstance(job, Job):  # an item of enqueue_many
+            raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "
+                                         f"not a {type(job).__name__}")  # fmt: skip
         data, key, job_id, name, options = job.data, job.key, job.job_id, job.name, job.options
+        if key is not None and not isinstance(key, str):
+            raise InvalidJobError(queue, f"routing key {key!r} must be a string (e.g. str(...))")
+        if options is not None and not isinstance(options, JobOptions):
+            raise InvalidJobError(queue, f"options must be a JobOptions, not a "
+                                         f"{type(options).__name__}")  # fmt: skip
         if job_id is None:
             job_id = new_job_id()  # valid by construction
         else:

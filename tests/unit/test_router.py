@@ -7,6 +7,7 @@ import functools
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -17,6 +18,7 @@ from queue_router import (
     ConfigError,
     EnqueueOutcomeUnknown,
     InvalidJobError,
+    Job,
     JobOptions,
     Mode,
     NotEnqueuedError,
@@ -209,6 +211,35 @@ async def test_bad_ids_and_names_are_invalid_jobs_not_payload_errors(
     assert not isinstance(info.value, PayloadError)
     assert "email-send" in str(info.value)
     assert all(backend.calls == 0 for backend in b.values())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"key": 42}, "routing key 42 must be a string"),
+        ({"options": {"attempts": 3}}, "options must be a JobOptions"),
+    ],
+)
+async def test_arguments_of_the_wrong_type_are_invalid_jobs(
+    arguments: dict[str, Any], problem: str
+) -> None:
+    router, b = router_with(**queues(email_send={"mode": "dual"}))
+    with pytest.raises(InvalidJobError, match=problem):
+        await router.enqueue("email-send", {}, job_id="ok-1", **arguments)
+    assert all(backend.calls == 0 for backend in b.values())
+
+
+async def test_a_batch_item_that_is_not_a_job_fails_alone() -> None:
+    router, b = router_with()
+    items: list[Any] = [
+        Job({}, job_id="one"),
+        {"data": {}, "job_id": "two"},
+        Job({}, job_id="three"),
+    ]
+    results = await router.enqueue_many("email-send", items)
+    assert [type(r).__name__ for r in results] == ["Receipt", "InvalidJobError", "Receipt"]
+    assert "must be a Job" in str(results[1])
+    assert sorted(job_id for _, job_id in b["bull"].jobs) == ["one", "three"]
 
 
 async def test_bad_input_sorts_under_not_enqueued() -> None:
