@@ -56,6 +56,8 @@ class ManyJobs:
         placed as ``enqueue`` places them, ``concurrency`` at a time, starting while the
         rest of ``jobs`` is still being read.
         """
+        if concurrency < 1:  # 0 would wait forever for a free slot
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         results: list[Receipt | QueueRouterError | None] = []
         running: list[asyncio.Task[None]] = []
         in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)

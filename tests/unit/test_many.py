@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+
+import pytest
 
 from queue_router import Job, Receipt
 from queue_router.contract import EnqueueRequest
@@ -49,3 +52,13 @@ async def test_temporal_jobs_start_while_the_rest_of_the_input_is_read() -> None
     assert len(temporal.jobs) == total
     assert peak == 10
     assert read_at_first_start is not None and read_at_first_start <= CHUNK, read_at_first_start
+
+
+async def test_a_concurrency_below_one_is_refused_before_anything_is_written() -> None:
+    router, backends = router_with(temporal_traffic_percentage=100)
+    for concurrency in (0, -1):  # 0 would wait forever for a free slot
+        with pytest.raises(ValueError, match=f"concurrency must be at least 1, not {concurrency}"):
+            await asyncio.wait_for(
+                router.enqueue_many("email-send", [Job({})], concurrency=concurrency), 5
+            )
+    assert backends["temporal"].calls == 0
