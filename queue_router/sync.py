@@ -8,12 +8,14 @@ and shadow copies keep running between them, and each call blocks until its rece
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from queue_router.errors import QueueRouterError
+from queue_router.many import CHUNK
 from queue_router.receipts import Job, JobOptions, Receipt
 from queue_router.router import QueueRouter
 from queue_router.routing import Route
@@ -77,8 +79,18 @@ class SyncQueueRouter:
     def enqueue_many_sync(
         self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
     ) -> list[Receipt | QueueRouterError]:
-        """``QueueRouter.enqueue_many``, blocking."""
-        return self._run(self.router.enqueue_many(queue, list(jobs), concurrency=concurrency))
+        """``QueueRouter.enqueue_many``, blocking.
+
+        ``jobs`` is read here, in the caller's thread (an iterator over a database cursor
+        may be bound to it), ``CHUNK`` jobs at a time, each chunk placed before the next
+        is read: a million jobs are never all in memory at once.
+        """
+        results: list[Receipt | QueueRouterError] = []
+        remaining = iter(jobs)
+        while chunk := list(itertools.islice(remaining, CHUNK)):
+            placing = self.router.enqueue_many(queue, chunk, concurrency=concurrency)
+            results.extend(self._run(placing))
+        return results
 
     def close(self) -> None:
         """Drain shadow work, close connections, stop the loop thread."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from queue_router import Job, Receipt
+from queue_router import Job, QueueRouterError, Receipt, SyncQueueRouter
 from queue_router.contract import EnqueueRequest
 from queue_router.many import CHUNK
 from queue_router.receipts import Placement
@@ -62,3 +63,34 @@ async def test_a_concurrency_below_one_is_refused_before_anything_is_written() -
                 router.enqueue_many("email-send", [Job({})], concurrency=concurrency), 5
             )
     assert backends["temporal"].calls == 0
+
+
+def test_the_blocking_router_reads_its_input_a_chunk_at_a_time_in_the_callers_thread() -> None:
+    """Not the whole input first: a million jobs are never all in memory, and an iterator
+    bound to the caller's thread (a database cursor) is only read there."""
+    router, backends = router_with()
+    caller = threading.get_ident()
+    read = 0
+    read_at_first_write: int | None = None
+    bull = backends["bull"]
+    place_many = bull.enqueue_many
+
+    async def watched(requests: list[EnqueueRequest]) -> list[Placement | QueueRouterError]:
+        nonlocal read_at_first_write
+        if read_at_first_write is None:
+            read_at_first_write = read
+        return await place_many(requests)
+
+    def jobs() -> Iterator[Job]:
+        nonlocal read
+        for i in range(2 * CHUNK + 7):
+            assert threading.get_ident() == caller, "the input was read on the loop's thread"
+            read += 1
+            yield Job({"i": i}, job_id=f"s-{i}")
+
+    bull.enqueue_many = watched  # type: ignore[method-assign]
+    with SyncQueueRouter(router) as blocking:
+        results = blocking.enqueue_many_sync("email-send", jobs())
+    assert [r.job_id for r in results if isinstance(r, Receipt)] == [f"s-{i}" for i in range(read)]
+    assert read == 2 * CHUNK + 7
+    assert read_at_first_write is not None and read_at_first_write <= CHUNK
