@@ -116,6 +116,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         self._tables: dict[str, tuple[str | None, list[Route | None], RouteTable]] = {}
         """Each queue's route table, unpacked for ``route()`` (it runs on every enqueue)."""
         self._guard_shared = False
+        self._closed = False
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
         self._shadow = ShadowRunner(
@@ -151,7 +152,13 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             raise
 
     async def aclose(self, *, shadow_grace_s: float = 5.0) -> None:
-        """Give in-flight shadow starts a moment, then close every backend."""
+        """Give in-flight shadow starts a moment, then close every backend.
+
+        Closing twice is harmless; enqueueing after it raises ``RuntimeError``.
+        """
+        if self._closed:
+            return
+        self._closed = True
         if self._control is not None:
             await self._control.stop()
         await self._shadow.drain(shadow_grace_s)
@@ -278,6 +285,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
+        if self._closed:  # its live settings are no longer followed; nothing would close
+            raise RuntimeError("QueueRouter is closed")  # a connection opened again
         config = self._queue(queue)
         if not isinstance(job, Job):  # an item of enqueue_many
             raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "

@@ -411,3 +411,17 @@ def test_a_remembered_route_gives_way_to_a_live_change_at_once() -> None:
     assert router.route("email-send", "user-1") is router.route("email-send", "user-1")
     router._apply_live(LiveState({"email-send": LiveSetting(None, 100.0, "ramp", "me", 0.0)}))
     assert router.route("email-send", "user-1").primary == "temporal"
+
+
+async def test_a_closed_router_refuses_jobs_instead_of_reopening_connections() -> None:
+    """After ``aclose`` a router no longer follows live settings and nothing would close
+    a connection it opened again: enqueueing then is a programming error, said at once."""
+    router, b = router_with()
+    await router.enqueue("email-send", {}, job_id="before")
+    await router.aclose()
+    with pytest.raises(RuntimeError, match="QueueRouter is closed"):
+        await router.enqueue("email-send", {}, job_id="after")
+    with pytest.raises(RuntimeError, match="QueueRouter is closed"):
+        await router.enqueue_many("email-send", [Job({}, job_id="after-many")])
+    await router.aclose()  # closing twice is harmless
+    assert sorted(job_id for _, job_id in b["bull"].jobs) == ["before"]
