@@ -117,6 +117,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         """Each queue's route table, unpacked for ``route()`` (it runs on every enqueue)."""
         self._guard_shared = False
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the router first ran on: its connections and tasks live there."""
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
         self._shadow = ShadowRunner(
@@ -141,6 +143,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
         If a preflight refuses, every backend is closed again before the error propagates.
         """
+        self._bind_to_running_loop()
         try:
             await self._memory.startup()
             for backend in self._backends.values():
@@ -283,10 +286,24 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
         return await self._place(config, route, request)
 
+    def _bind_to_running_loop(self) -> None:
+        """Remember the first loop; refuse any other before anything is written (a write
+        would go out on the old loop's socket and come back 'unknown' on every retry)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        if self._loop is asyncio.get_running_loop():
+            return
+        raise RuntimeError(
+            "this QueueRouter runs on the event loop it was first used on; make one router "
+            "per event loop (e.g. per asyncio.run), or use SyncQueueRouter from blocking code"
+        )
+
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
         if self._closed:  # its live settings are no longer followed; nothing would close
             raise RuntimeError("QueueRouter is closed")  # a connection opened again
+        if self._loop is not asyncio.get_running_loop():
+            self._bind_to_running_loop()
         config = self._queue(queue)
         if not isinstance(job, Job):  # an item of enqueue_many
             raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "

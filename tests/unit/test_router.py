@@ -425,3 +425,14 @@ async def test_a_closed_router_refuses_jobs_instead_of_reopening_connections() -
         await router.enqueue_many("email-send", [Job({}, job_id="after-many")])
     await router.aclose()  # closing twice is harmless
     assert sorted(job_id for _, job_id in b["bull"].jobs) == ["before"]
+
+
+def test_a_router_used_from_a_second_event_loop_says_so_before_writing() -> None:
+    """Its connections and background tasks belong to the loop it first ran on; from
+    another (a second ``asyncio.run``) a write would go out on the old loop's socket and
+    come back as 'outcome unknown' on every retry."""
+    router, b = router_with()
+    asyncio.run(router.enqueue("email-send", {}, job_id="first-loop"))
+    with pytest.raises(RuntimeError, match="one router per event loop"):
+        asyncio.run(router.enqueue("email-send", {}, job_id="second-loop"))
+    assert sorted(job_id for _, job_id in b["bull"].jobs) == ["first-loop"]
