@@ -153,6 +153,8 @@ class Settings:
         spec = DEFAULT_CATALOGUE.get(name)
         override = routing.queues.get(name, QueueOverride())
         if spec is None and name not in routing.queues:
+            if not isinstance(name, str):
+                raise UnknownQueueError(f"queue {name!r} is not a name: pass the queue's name")
             raise UnknownQueueError(f"unknown queue {name!r}{_did_you_mean(name, routing.queues)}")
         legacy: str = override.legacy or routing.legacy_backend
         domain_choice = routing.domain_backends.get(spec.domain) if spec else None

@@ -257,6 +257,9 @@ async def test_unknown_queue() -> None:
     router, _ = router_with()
     with pytest.raises(UnknownQueueError, match="did you mean email-send"):
         await router.enqueue("email-sned", {})
+    for not_a_name in (None, 42):  # was a TypeError from the suggestion lookup
+        with pytest.raises(UnknownQueueError, match=f"queue {not_a_name!r} is not a name"):
+            await router.enqueue(not_a_name, {})  # type: ignore[arg-type]
 
 
 async def test_same_job_id_twice_is_one_job() -> None:
