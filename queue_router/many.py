@@ -37,6 +37,9 @@ class ManyJobs:
     _backends: Mapping[str, Backend]
 
     @abstractmethod
+    def _check_usable(self) -> None: ...
+
+    @abstractmethod
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
 
     @abstractmethod
@@ -65,6 +68,7 @@ class ManyJobs:
         jobs = iter(jobs)
         try:
             while chunk := list(itertools.islice(jobs, CHUNK)):
+                self._check_usable()  # closed, or another loop: before any of it is written
                 batched: dict[str, list[tuple[int, Route, EnqueueRequest]]] = {}
                 for job in chunk:
                     index = len(results)

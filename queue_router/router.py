@@ -143,7 +143,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
         If a preflight refuses, every backend is closed again before the error propagates.
         """
-        self._bind_to_running_loop()
+        self._bind_loop()
         try:
             await self._memory.startup()
             for backend in self._backends.values():
@@ -283,27 +283,32 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             BackendUnavailable, CredentialsRejected: no backend took the job; nothing written.
             EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
         """
+        self._check_usable()
         config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
         return await self._place(config, route, request)
 
-    def _bind_to_running_loop(self) -> None:
-        """Remember the first loop; refuse any other before anything is written (a write
-        would go out on the old loop's socket and come back 'unknown' on every retry)."""
+    def _check_usable(self) -> None:
+        """Refuse jobs before anything is written once closed (live settings are no longer
+        followed; nothing would close a connection opened again) or from another loop."""
+        if self._closed:
+            raise RuntimeError("QueueRouter is closed")
+        self._bind_loop()
+
+    def _bind_loop(self) -> None:
+        """Remember the first loop; refuse any other (a write would go out on the old loop's
+        socket and come back 'unknown' on every retry)."""
+        loop = asyncio.get_running_loop()
         if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        if self._loop is asyncio.get_running_loop():
-            return
-        raise RuntimeError(
-            "this QueueRouter runs on the event loop it was first used on; make one router "
-            "per event loop (e.g. per asyncio.run), or use SyncQueueRouter from blocking code"
-        )
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(
+                "this QueueRouter runs on the event loop it was first used on; make one "
+                "router per event loop (e.g. per asyncio.run), or use SyncQueueRouter from "
+                "blocking code"
+            )
 
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """Check one job and resolve it: its queue's config, its route, its request."""
-        if self._closed:  # its live settings are no longer followed; nothing would close
-            raise RuntimeError("QueueRouter is closed")  # a connection opened again
-        if self._loop is not asyncio.get_running_loop():
-            self._bind_to_running_loop()
         config = self._queue(queue)
         if not isinstance(job, Job):  # an item of enqueue_many
             raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "
