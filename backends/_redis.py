@@ -34,6 +34,7 @@ log = logging.getLogger("queue_router.redis")
 T = TypeVar("T")
 
 __all__ = [
+    "after_failure",
     "async_client",
     "check_credentials",
     "eviction_preflight",
@@ -110,27 +111,43 @@ async def write_or_classify(
     first one, ``CredentialsRejected`` when it refused our credentials, and
     ``EnqueueOutcomeUnknown`` when an attempt may have landed and no re-run got an answer.
     """
+    try:
+        return await write()
+    except QueueRouterError:
+        raise
+    except (redis.RedisError, OSError) as exc:
+        return await after_failure(backend, job_id, url, write, exc)
+
+
+async def after_failure(
+    backend: str, job_id: str, url: str, write: Callable[[], Awaitable[T]], first: BaseException
+) -> T:
+    """What ``write_or_classify`` does once the first attempt of ``write`` raised ``first``.
+
+    Apart so that a hot path can make its first attempt inline (one coroutine less per
+    write) and hand only a failure here.
+    """
     doubt: BaseException | None = None
-    last: BaseException | None = None
+    last: BaseException = first
     for attempt in range(RESENDS + 1):
         if attempt:
             await asyncio.sleep(0.05 * 2**attempt)
-        try:
-            return await write()
-        except QueueRouterError:
-            raise
-        except (redis.RedisError, OSError) as exc:
-            last = exc
-            if credentials_problem(exc) and doubt is None:
-                raise rejected(backend, url, exc) from exc
-            if isinstance(exc, redis.ResponseError) and doubt is None:
-                raise refused(backend, url, job_id, exc) from exc
-            if never_connected(exc):
-                if doubt is None:
-                    reason = f"Redis unreachable: {exc}{redis_tls_hint(exc, url)}"
-                    raise BackendUnavailable(backend, reason, cause=exc) from exc
-                continue  # a refused re-run says nothing about the first attempt
-            doubt = doubt or exc
+            try:
+                return await write()
+            except QueueRouterError:
+                raise
+            except (redis.RedisError, OSError) as exc:
+                last = exc
+        if credentials_problem(last) and doubt is None:
+            raise rejected(backend, url, last) from last
+        if isinstance(last, redis.ResponseError) and doubt is None:
+            raise refused(backend, url, job_id, last) from last
+        if never_connected(last):
+            if doubt is None:
+                reason = f"Redis unreachable: {last}{redis_tls_hint(last, url)}"
+                raise BackendUnavailable(backend, reason, cause=last) from last
+            continue  # a refused re-run says nothing about the first attempt
+        doubt = doubt or last
     raise EnqueueOutcomeUnknown(
         backend,
         job_id,

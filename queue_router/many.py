@@ -13,7 +13,7 @@ import collections
 import itertools
 import time
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 
 from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
@@ -43,9 +43,9 @@ class ManyJobs:
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
 
     @abstractmethod
-    async def _place(
+    def _place(
         self, config: QueueConfig, route: Route, request: EnqueueRequest
-    ) -> Receipt: ...
+    ) -> Awaitable[Receipt]: ...
 
     async def enqueue_many(
         self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50

@@ -32,6 +32,7 @@ __all__ = [
     "WORKER_RAMP",
     "EnqueueOutcome",
     "count_enqueue",
+    "record_enqueue",
     "time_enqueue",
 ]
 
@@ -61,15 +62,27 @@ class EnqueueMetrics(Collector):
 
     def count(self, labels: tuple[str, str, str, str], n: int) -> None:
         with self._lock:
-            self._counts[labels] = self._counts.get(labels, 0) + n
+            self._count(labels, n)
 
     def observe(self, labels: tuple[str, str], seconds: float) -> None:
         with self._lock:
-            entry = self._seconds.get(labels)
-            if entry is None:
-                entry = self._seconds[labels] = [0.0] * (len(self.bounds) + 2)
-            entry[bisect.bisect_left(self.bounds, seconds)] += 1  # a bucket's bound is in it
-            entry[-1] += seconds
+            self._observe(labels, seconds)
+
+    def record(self, labels: tuple[str, str, str, str], seconds: float) -> None:
+        """One backend call: counted by outcome and timed, under one lock."""
+        with self._lock:
+            self._count(labels, 1)
+            self._observe(labels[:2], seconds)
+
+    def _count(self, labels: tuple[str, ...], n: int) -> None:
+        self._counts[labels] = self._counts.get(labels, 0) + n
+
+    def _observe(self, labels: tuple[str, ...], seconds: float) -> None:
+        entry = self._seconds.get(labels)
+        if entry is None:
+            entry = self._seconds[labels] = [0.0] * (len(self.bounds) + 2)
+        entry[bisect.bisect_left(self.bounds, seconds)] += 1  # a bucket's bound is in it
+        entry[-1] += seconds
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -108,6 +121,13 @@ REGISTRY.register(ENQUEUES)
 def count_enqueue(queue: str, backend: str, mode: str, outcome: EnqueueOutcome, n: int = 1) -> None:
     """One backend write of ``enqueue()`` (or ``n`` of a batch), by its outcome."""
     ENQUEUES.count((queue, backend, mode, outcome), n)
+
+
+def record_enqueue(
+    queue: str, backend: str, mode: str, outcome: EnqueueOutcome, seconds: float
+) -> None:
+    """``count_enqueue`` and ``time_enqueue`` of one backend call of ``enqueue()`` at once."""
+    ENQUEUES.record((queue, backend, mode, outcome), seconds)
 
 
 def time_enqueue(queue: str, backend: str, seconds: float) -> None:

@@ -46,7 +46,7 @@ from queue_router.metrics import (
     ROUTE_PERCENTAGE,
     EnqueueOutcome,
     count_enqueue,
-    time_enqueue,
+    record_enqueue,
 )
 from queue_router.payload import (
     encode_payload,
@@ -284,7 +284,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             EnqueueOutcomeUnknown: it may have been written; retry with the same job_id.
         """
         self._check_usable()
-        config, route, request = self._prepare(queue, Job(data, key, job_id, name, options))
+        config, route, request = self._resolve(queue, data, key, job_id, name, options)
         return await self._place(config, route, request)
 
     def _check_usable(self) -> None:
@@ -308,12 +308,27 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             )
 
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
-        """Check one job and resolve it: its queue's config, its route, its request."""
-        config = self._queue(queue)
-        if not isinstance(job, Job):  # an item of enqueue_many
+        """``_resolve`` for an item of ``enqueue_many``, which may not be a ``Job`` at all."""
+        self._queue(queue)  # an unknown queue is named first
+        if not isinstance(job, Job):
             raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "
                                          f"not a {type(job).__name__}")  # fmt: skip
-        data, key, job_id, name, options = job.data, job.key, job.job_id, job.name, job.options
+        return self._resolve(queue, job.data, job.key, job.job_id, job.name, job.options)
+
+    def _resolve(
+        self,
+        queue: str,
+        data: Any,
+        key: str | None,
+        job_id: str | None,
+        name: str | None,
+        options: JobOptions | None,
+    ) -> tuple[QueueConfig, Route, EnqueueRequest]:
+        """Check one job and resolve it: its queue's config, its route, its request.
+
+        Takes the job's fields, not a ``Job``: ``enqueue`` builds none (its hot path).
+        """
+        config = self._queue(queue)
         if key is not None and not isinstance(key, str):
             raise InvalidJobError(queue, f"routing key {key!r} must be a string (e.g. str(...))")
         if options is not None and not isinstance(options, JobOptions):
@@ -345,19 +360,31 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         )
         return config, self.route(queue, key if key is not None else job_id), request
 
-    async def _place(self, config: QueueConfig, route: Route, request: EnqueueRequest) -> Receipt:
-        queue, job_id = request.queue, request.job_id
+    def _place(
+        self, config: QueueConfig, route: Route, request: EnqueueRequest
+    ) -> Awaitable[Receipt]:
+        """Place a resolved job on its route. Not a coroutine itself: a route without a
+        shadow is awaited directly, one coroutine less on the hot path."""
         if route.secondary is not None:
-            receipt = await self._dual(route, request)
+            placed = self._dual(route, request)
         else:
-            receipt = await self._single(route, request, config)
-        if route.shadow is not None:
-            backend = self._backends[route.shadow]
-            shadow_request = replace(request, shadow=True, compare_within_s=config.shadow.within_s)
-            start = functools.partial(backend.enqueue, shadow_request)
-            started = self._shadow.submit(queue, job_id, start)
-            receipt = replace(receipt, shadow_started=started)
-        return receipt
+            placed = self._single(route, request, config)
+        if route.shadow is None:
+            return placed
+        return self._with_shadow(placed, config, route, request)
+
+    async def _with_shadow(
+        self, placed: Awaitable[Receipt], config: QueueConfig, route: Route, request: EnqueueRequest
+    ) -> Receipt:
+        """The job ``placed`` on its real path, then its shadow copy started in the
+        background (the caller never waits for it)."""
+        receipt = await placed
+        assert route.shadow is not None
+        backend = self._backends[route.shadow]
+        shadow_request = replace(request, shadow=True, compare_within_s=config.shadow.within_s)
+        start = functools.partial(backend.enqueue, shadow_request)
+        started = self._shadow.submit(request.queue, request.job_id, start)
+        return replace(receipt, shadow_started=started)
 
     async def _call(
         self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False
@@ -379,8 +406,9 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 backend_name, request.job_id, f"unexpected {type(exc).__name__}: {exc}", cause=exc
             ) from exc
         finally:
-            time_enqueue(request.queue, backend_name, time.perf_counter() - started)
-            count_enqueue(request.queue, backend_name, mode, outcome)
+            record_enqueue(
+                request.queue, backend_name, mode, outcome, time.perf_counter() - started
+            )
 
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
         may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
