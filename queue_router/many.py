@@ -143,9 +143,10 @@ class ManyJobs:
             else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
             for outcome in outcomes
         )  # fmt: skip
-        queue = requests[0].queue if requests else ""
-        for _ in outcomes:
-            time_enqueue(queue, backend_name, elapsed)
+        if not requests:
+            return outcomes
+        queue = requests[0].queue
+        time_enqueue(queue, backend_name, elapsed, len(outcomes))  # each job took the batch's time
         for kind, count in kinds.items():
             count_enqueue(queue, backend_name, "batch", kind, count)
         return outcomes

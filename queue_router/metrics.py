@@ -64,25 +64,26 @@ class EnqueueMetrics(Collector):
         with self._lock:
             self._count(labels, n)
 
-    def observe(self, labels: tuple[str, str], seconds: float) -> None:
+    def observe(self, labels: tuple[str, str], seconds: float, n: int = 1) -> None:
         with self._lock:
-            self._observe(labels, seconds)
+            self._observe(labels, seconds, n)
 
     def record(self, labels: tuple[str, str, str, str], seconds: float) -> None:
         """One backend call: counted by outcome and timed, under one lock."""
         with self._lock:
             self._count(labels, 1)
-            self._observe(labels[:2], seconds)
+            self._observe(labels[:2], seconds, 1)
 
     def _count(self, labels: tuple[str, ...], n: int) -> None:
         self._counts[labels] = self._counts.get(labels, 0) + n
 
-    def _observe(self, labels: tuple[str, ...], seconds: float) -> None:
+    def _observe(self, labels: tuple[str, ...], seconds: float, n: int) -> None:
+        """``n`` calls that each took ``seconds``."""
         entry = self._seconds.get(labels)
         if entry is None:
             entry = self._seconds[labels] = [0.0] * (len(self.bounds) + 2)
-        entry[bisect.bisect_left(self.bounds, seconds)] += 1  # a bucket's bound is in it
-        entry[-1] += seconds
+        entry[bisect.bisect_left(self.bounds, seconds)] += n  # a bucket's bound is in it
+        entry[-1] += seconds * n
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -130,9 +131,10 @@ def record_enqueue(
     ENQUEUES.record((queue, backend, mode, outcome), seconds)
 
 
-def time_enqueue(queue: str, backend: str, seconds: float) -> None:
-    """How long one backend call of ``enqueue()`` (or one batch write) took."""
-    ENQUEUES.observe((queue, backend), seconds)
+def time_enqueue(queue: str, backend: str, seconds: float, n: int = 1) -> None:
+    """How long one backend call of ``enqueue()`` took (or each of the ``n`` jobs of one
+    batch write: the batch's time)."""
+    ENQUEUES.observe((queue, backend), seconds, n)
 
 
 FALLBACKS = Counter(

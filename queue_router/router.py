@@ -309,11 +309,11 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
 
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]:
         """``_resolve`` for an item of ``enqueue_many``, which may not be a ``Job`` at all."""
-        self._queue(queue)  # an unknown queue is named first
-        if not isinstance(job, Job):
-            raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "
-                                         f"not a {type(job).__name__}")  # fmt: skip
-        return self._resolve(queue, job.data, job.key, job.job_id, job.name, job.options)
+        if isinstance(job, Job):
+            return self._resolve(queue, job.data, job.key, job.job_id, job.name, job.options)
+        self._queue(queue)  # an unknown queue is named before the bad item
+        raise InvalidJobError(queue, f"each job must be a Job(data, key=..., job_id=...), "
+                                     f"not a {type(job).__name__}")  # fmt: skip
 
     def _resolve(
         self,

@@ -89,6 +89,11 @@ def test_enqueue_metrics_expose_a_counter_and_a_cumulative_histogram() -> None:
     assert counts("queue_router_enqueue_seconds_sum", **labels) == pytest.approx(60.004)
     placed = counts("queue_router_enqueue_total", mode="bull", outcome="placed", **labels)
     assert placed == 3
+    metrics.time_enqueue("q-expo-batch", "bull", 0.003, 500)  # each job of one batch write
+    batch = {"queue": "q-expo-batch", "backend": "bull"}
+    assert counts("queue_router_enqueue_seconds_bucket", le="0.0025", **batch) == 0
+    assert counts("queue_router_enqueue_seconds_bucket", le="0.005", **batch) == 500
+    assert counts("queue_router_enqueue_seconds_sum", **batch) == pytest.approx(1.5)
     exposition = prometheus_client.generate_latest().decode()
     assert "# TYPE queue_router_enqueue_seconds histogram" in exposition
     assert "# TYPE queue_router_enqueue_total counter" in exposition
