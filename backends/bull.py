@@ -21,7 +21,6 @@ from importlib import resources
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
 from backends._redis import (
@@ -34,7 +33,7 @@ from backends._redis import (
 )
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
-from queue_router.one_connection import OneConnection, pack
+from queue_router.one_connection import OneConnection, pack, run_script
 from queue_router.receipts import JobOptions, Placement
 from queue_router.redis_client import AsyncRedis, RedisTLS
 
@@ -104,11 +103,7 @@ class BullBackend(Backend):
         self._token = str(uuid.uuid4())
         self._heads: dict[str, tuple[str | int, ...]] = {}
         self._packed: dict[str, bytes] = {}
-        self._one = (
-            None
-            if isinstance(self._redis, RedisCluster)
-            else OneConnection(self._redis.connection_pool, timeout_s)
-        )
+        self._one = OneConnection.beside(self._redis, timeout_s)
 
     def key(self, queue: str, suffix: str) -> str:
         """The Redis key ``<prefix>:<queue>:<suffix>``, as Bull's ``toKey`` builds it."""
@@ -208,15 +203,8 @@ class BullBackend(Backend):
     async def _run(self, calls: Sequence[list[str | int]]) -> list[Any]:
         """One reply per call of the add script (its arguments), in order; error replies as
         redis-py's exceptions."""
-        one = self._one
-        assert one is not None
-        replies = await one.run([pack("EVALSHA", self._script.sha, *args) for args in calls])
-        unloaded = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if unloaded:  # a restarted or flushed Redis: send the script itself (EVAL caches it)
-            again = await one.run([pack("EVAL", _ADD_SCRIPT, *calls[i]) for i in unloaded])
-            for i, reply in zip(unloaded, again, strict=True):
-                replies[i] = reply
-        return replies
+        assert self._one is not None
+        return await run_script(self._one, self._script, calls)
 
     def _script_calls(
         self, batch: Sequence[EnqueueRequest]

@@ -27,8 +27,10 @@ import hiredis
 import redis
 import redis.asyncio as aredis
 from redis._parsers import BaseParser
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
-__all__ = ["OneConnection", "pack"]
+__all__ = ["OneConnection", "pack", "run_script"]
 
 
 class _ErrorReply(Exception):
@@ -62,12 +64,14 @@ class _Replies(asyncio.Protocol):
     the oldest reply still due, and past its deadline drops the connection.
     """
 
-    def __init__(self, writer: asyncio.StreamWriter, timeout_s: float) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, timeout_s: float, encoding: str | None
+    ) -> None:
         self.transport: Any = writer.transport  # asyncio's, or uvloop's (not a subclass)
         self.writer = writer  # kept: a collected StreamWriter closes its transport
         self.timeout_s = timeout_s
         self.loop = asyncio.get_running_loop()
-        self.parser = hiredis.Reader(replyError=_ErrorReply)
+        self.parser = hiredis.Reader(replyError=_ErrorReply, encoding=encoding)
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.deadlines: deque[float] = deque()
         self.corked: list[bytes] = []
@@ -105,13 +109,22 @@ class _Replies(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed(data)
-            while (reply := self.parser.gets()) is not False:
+            while (reply := self._next_reply()) is not False:
                 waiter = self.waiting.popleft()
                 self.deadlines.popleft()
                 if not waiter.done():
                     waiter.set_result(reply)
         except (hiredis.ProtocolError, IndexError) as exc:  # a stream we cannot follow
             self.drop(redis.ConnectionError(f"unreadable reply from Redis ({exc})"))
+
+    def _next_reply(self) -> Any:
+        """The next whole reply, or ``False``; one that is not text in the connection's
+        encoding is its caller's ``redis.DataError`` (the reader has consumed it: the
+        replies after it still reach their own callers)."""
+        try:
+            return self.parser.gets()
+        except UnicodeDecodeError as exc:
+            return redis.DataError(f"a reply is not {exc.encoding} text ({exc.reason})")
 
     def _watch(self) -> None:
         if self.lost is not None:
@@ -162,8 +175,9 @@ class OneConnection:
     """Commands from every caller on one socket, replies handed back in order.
 
     Args:
-        pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts) the
-            connection is opened with; its own connections are not used.
+        pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts, and
+            whether replies are decoded to ``str``) the connection is opened with; its own
+            connections are not used.
         timeout_s: how long a reply may take; past it (within a quarter more) the
             connection is dropped and every caller still waiting gets ``redis.TimeoutError``.
     """
@@ -171,8 +185,22 @@ class OneConnection:
     def __init__(self, pool: aredis.ConnectionPool, timeout_s: float) -> None:
         self._pool = pool
         self._timeout_s = timeout_s
+        decoded = pool.connection_kwargs.get("decode_responses")
+        self._encoding = pool.connection_kwargs.get("encoding", "utf-8") if decoded else None
         self._replies: _Replies | None = None
         self._connecting = asyncio.Lock()
+
+    @classmethod
+    def beside(
+        cls, client: aredis.Redis | aredis.RedisCluster, timeout_s: float | None = None
+    ) -> OneConnection | None:
+        """One opened like ``client``'s own connections, with their socket timeout unless
+        ``timeout_s`` is given; ``None`` for a cluster client, whose commands must go to
+        the node of their key (the cluster client routes them)."""
+        if isinstance(client, aredis.RedisCluster):
+            return None
+        pool = client.connection_pool
+        return cls(pool, timeout_s or pool.connection_kwargs.get("socket_timeout") or 5.0)
 
     async def run(self, commands: Sequence[bytes]) -> list[Any]:
         """Send packed commands (``pack``); their replies, in order.
@@ -198,7 +226,7 @@ class OneConnection:
             writer = connection._writer
             assert writer is not None
             connection._reader = connection._writer = None  # the socket is ours now
-            replies = _Replies(writer, self._timeout_s)
+            replies = _Replies(writer, self._timeout_s, self._encoding)
             replies.transport.set_protocol(replies)
             self._replies = replies
             return replies
@@ -207,3 +235,23 @@ class OneConnection:
         if self._replies is not None:
             self._replies.drop(redis.ConnectionError("closed by queue-router"))
             self._replies = None
+
+
+async def run_script(
+    one: OneConnection, script: AsyncScript, calls: Sequence[Sequence[str | int]]
+) -> list[Any]:
+    """One reply per call of ``script`` (its key count, keys and arguments), in order;
+    error replies as redis-py's exceptions.
+
+    By sha, as redis-py's ``Script`` runs it; a Redis that lost the script (restarted, or
+    ``SCRIPT FLUSH``) gets its text by ``EVAL``, which caches it for the next calls.
+    """
+    replies = await one.run([pack("EVALSHA", script.sha, *args) for args in calls])
+    unloaded = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if unloaded:
+        text = script.script
+        assert isinstance(text, str | bytes)  # as registered: never a memoryview
+        again = await one.run([pack("EVAL", text, *calls[i]) for i in unloaded])
+        for i, reply in zip(unloaded, again, strict=True):
+            replies[i] = reply
+    return replies

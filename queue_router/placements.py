@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from queue_router.contract import AsyncLifecycle
@@ -120,10 +119,7 @@ class RedisPlacementMemory(PlacementMemory):
         self._ttl_s = ttl_s
         self._redis = async_client(url, timeout_s, retries=2, tls=tls, cluster_nodes=cluster_nodes)
         self._doubt_script = self._redis.register_script(_REMEMBER_DOUBT)
-        self._one = (
-            None if isinstance(self._redis, RedisCluster)
-            else OneConnection(self._redis.connection_pool, timeout_s)
-        )  # fmt: skip
+        self._one = OneConnection.beside(self._redis, timeout_s)
 
     async def aclose(self) -> None:
         if self._one is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from redis.exceptions import DataError
+
 from queue_router.migration.queues import LegacyJob, LegacyQueue
 from queue_router.redis_client import AsyncRedis
 
@@ -41,7 +43,12 @@ class BullQueue(LegacyQueue):
         raise ValueError(f"unknown Bull state {state!r}")
 
     async def read(self, job_id: str, state: str) -> LegacyJob | None:
-        raw = {str(k): str(v) for k, v in (await self.client.hgetall(self.key(job_id))).items()}
+        try:
+            raw = await self._hash(self.key(job_id))
+        except (DataError, UnicodeDecodeError) as exc:  # shared connection; cluster client
+            return LegacyJob(
+                "bull", self.queue, job_id, state, problem=f"job hash is not UTF-8 text ({exc})"
+            )
         if not raw:
             return None
         job = LegacyJob("bull", self.queue, job_id, state, name=raw.get("name") or "__default__")

@@ -4,6 +4,11 @@
 share one atomic Lua script (``move.lua``) for every write, so a job is always either
 runnable in Redis, held by the migration (invisible to workers), or in the ledger, and
 never two of these at once.
+
+The per-job commands (the read of a job hash, each move) go over one shared connection
+(``OneConnection``, as the Bull backend's adds do): a pooled call costs several times the
+CPU, and a migration makes three per job. On a Redis Cluster they go through the cluster
+client, which sends each to the node of its key.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import RedisCluster
+
 from backends.bull import bull_script
 from queue_router.contract import AsyncLifecycle
+from queue_router.one_connection import OneConnection, pack, run_script
 from queue_router.redis_client import AsyncRedis
 
 __all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
@@ -24,6 +33,10 @@ MIGRATABLE_STATES = ("waiting", "paused", "delayed", "failed")
 """States a job can be migrated from; ``prioritized`` is a subset of waiting/paused."""
 
 _MOVE = bull_script("move.lua", "queue_router.migration")
+
+
+async def _no_cleanup(error: Exception) -> None:
+    """Nothing to reset between tries: the shared connection reconnects by itself."""
 
 
 def now_ms() -> int:
@@ -64,6 +77,12 @@ class LegacyQueue(AsyncLifecycle, ABC):
         self.client = client
         self.queue = queue
         self._script = client.register_script(_MOVE)
+        self._one = OneConnection.beside(client)
+        self._retry = None if isinstance(client, RedisCluster) else client.get_retry()
+
+    async def aclose(self) -> None:
+        if self._one is not None:
+            self._one.close()
 
     # --- what each layout provides -------------------------------------------------
     @abstractmethod
@@ -109,9 +128,40 @@ class LegacyQueue(AsyncLifecycle, ABC):
         ]  # fmt: skip
 
     async def _move(self, op: str, job_id: str, *args: str | int) -> MoveResult:
-        reply = await self._script(keys=self._keys(job_id), args=[op, job_id, self.source, *args])
+        keys, argv = self._keys(job_id), [op, job_id, self.source, *args]
+        if self._one is None:
+            reply = await self._script(keys=keys, args=argv)
+        else:
+            one = self._one
+            reply = await self._shared(
+                lambda: run_script(one, self._script, [[len(keys), *keys, *argv]])
+            )
         status, record = (str(part) for part in reply)
         return MoveResult(status, json.loads(record) if record else {})
+
+    async def _hash(self, key: str) -> dict[str, str]:
+        """A whole hash (``HGETALL``), its fields and values as text."""
+        if self._one is None:
+            raw = await self.client.hgetall(key)
+        else:
+            one = self._one
+            raw = await self._shared(lambda: one.run([pack("HGETALL", key)]))
+            if isinstance(raw, list):  # RESP2 sends a map as a flat list
+                raw = dict(zip(raw[::2], raw[1::2], strict=True))
+        return {str(k): str(v) for k, v in raw.items()}
+
+    async def _shared(self, run: Callable[[], Awaitable[list[Any]]]) -> Any:
+        """The one reply of ``run`` on the shared connection; an error reply raised.
+
+        A lost connection or a timeout re-runs it as the client's own retry policy would
+        (what goes this way is safe to repeat: a read, or a move, which finds a repeated
+        hold still held and a repeated confirm moved already).
+        """
+        retry = self._retry
+        [reply] = await (run() if retry is None else retry.call_with_retry(run, _no_cleanup))
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     # --- the moves ---------------------------------------------------------------------
     async def hold(self, job: LegacyJob, workflow_id: str) -> MoveResult:

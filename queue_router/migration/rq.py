@@ -49,6 +49,7 @@ class RQQueue(LegacyQueue):
         return f"rq:job:{job_id}"
 
     async def aclose(self) -> None:
+        await super().aclose()
         await asyncio.to_thread(self._sync.close)
 
     async def ids(self, state: str) -> list[str]:

@@ -95,6 +95,8 @@ async def test_bad_jobs_are_reported_and_left_where_they_were(
     await router.enqueue(QUEUE, {"ok": True}, job_id="good-1")
     redis_db.hset(f"bull:{QUEUE}:bad-json", mapping={"name": "x", "data": "{oops", "opts": "{}"})
     redis_db.lpush(f"bull:{QUEUE}:wait", "bad-json")
+    redis_db.hset(f"bull:{QUEUE}:not-text", mapping={"name": "x", "data": b'{"a": "\xff"}'})
+    redis_db.lpush(f"bull:{QUEUE}:wait", "not-text")
     await router.enqueue(QUEUE, {"big": "x" * 10_000}, job_id="too-big")
     redis_db.hset(f"bull:{QUEUE}:busy", mapping={"name": "x", "data": "{}", "opts": "{}"})
     redis_db.lpush(f"bull:{QUEUE}:wait", "busy")
@@ -104,9 +106,11 @@ async def test_bad_jobs_are_reported_and_left_where_they_were(
     by_id = {o.job_id: o for o in report.outcomes}
     assert by_id["good-1"].outcome == "moved"
     assert by_id["bad-json"].outcome == "invalid" and "invalid JSON" in by_id["bad-json"].reason
+    assert by_id["not-text"].outcome == "invalid" and "UTF-8" in by_id["not-text"].reason
     assert by_id["too-big"].outcome == "invalid" and "over the" in by_id["too-big"].reason
     assert by_id["busy"].outcome == "skipped" and "locked" in by_id["busy"].reason
-    assert sorted(redis_db.lrange(f"bull:{QUEUE}:wait", 0, -1)) == ["bad-json", "busy", "too-big"]
+    left = ["bad-json", "busy", "not-text", "too-big"]
+    assert sorted(redis_db.lrange(f"bull:{QUEUE}:wait", 0, -1)) == left
     assert not report.ok
 
 

@@ -127,3 +127,22 @@ async def test_a_lost_connection_leaves_no_reply_error_unretrieved(own_redis: Re
     await asyncio.sleep(0.1)
     gc.collect()
     assert logged == []
+
+
+async def test_a_reply_that_is_not_text_fails_only_its_own_caller(
+    redis_server: RedisServer, redis_db: redis.Redis
+) -> None:
+    """Opened beside a decoding client, the connection decodes too; a value that is not
+    UTF-8 is that command's ``DataError``, and the replies after it reach their callers."""
+    redis_db.set("text", "ünï")
+    redis_db.set("bytes", b"\xff\xfe")
+    client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    one = OneConnection.beside(client)
+    assert one is not None
+    first, second, third = await one.run([pack("GET", "text"), pack("GET", "bytes"),
+                                          pack("GET", "text")])  # fmt: skip
+    assert (first, third) == ("ünï", "ünï")
+    assert isinstance(second, redis.DataError) and "utf-8" in str(second)
+    assert await one.run([pack("PING")]) == ["PONG"]  # the connection is still in step
+    one.close()
+    await client.aclose()

@@ -29,7 +29,8 @@ async def bull_written(
 ) -> AsyncIterator[BullQueue]:
     await run_node(ADMIN, redis_server.url, QUEUE, "produce")
     client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield BullQueue(client, QUEUE)
+    async with BullQueue(client, QUEUE) as queue:  # closes its shared connection
+        yield queue
     await client.aclose()
 
 
