@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -13,7 +14,7 @@ import redis
 from rq import Queue
 from temporalio.client import Client
 
-from queue_router import JobOptions, QueueRouter, Settings
+from queue_router import Job, JobOptions, QueueRouter, Settings
 from queue_router.cli.migration import open_migrator
 from queue_router.migration import MigrationPlan, Migrator, rollback
 from workflows import JobEnvelope, workflow_id
@@ -112,6 +113,38 @@ async def test_bad_jobs_are_reported_and_left_where_they_were(
     left = ["bad-json", "busy", "not-text", "too-big"]
     assert sorted(redis_db.lrange(f"bull:{QUEUE}:wait", 0, -1)) == left
     assert not report.ok
+
+
+async def test_connections_dropped_mid_migration_are_resent_and_every_job_moves_once(
+    make_router: Callable[..., Any], migrator: Migrator, redis_db: redis.Redis,
+    temporal_client: Client,
+) -> None:  # fmt: skip
+    """Redis drops the migration's connections (``CLIENT KILL``) while jobs are between
+    read, hold and confirm: each step is sent again, and every job ends in the ledger once
+    with its workflow, none left in the queue or held."""
+    router = await make_router(queues={QUEUE: {"mode": "bull"}})
+    ids = [f"drop-{n:03d}" for n in range(300)]
+    await router.enqueue_many(QUEUE, [Job({"n": n}, job_id=i) for n, i in enumerate(ids)])
+    killed: list[int] = []
+
+    async def drop_connections() -> None:
+        for _ in range(6):
+            await asyncio.sleep(0.05)
+            killed.append(redis_db.client_kill_filter(_type="normal", skipme=True))
+
+    dropping = asyncio.create_task(drop_connections())
+    report = await migrator.run(MigrationPlan([QUEUE]))
+    await dropping
+    assert sum(killed) >= 3, killed  # the drops met the migration's connections
+    assert report.counts() == {"moved": 300}, report.as_json()
+    assert (
+        redis_db.llen(f"bull:{QUEUE}:wait") == 0
+        and redis_db.hlen(f"bull:{QUEUE}:qr-migrating") == 0
+    )
+    ledger = await migrator.legacy_queue(migrator.settings.queue(QUEUE)).ledger()
+    assert sorted(ledger) == ids
+    handle = temporal_client.get_workflow_handle(workflow_id(QUEUE, ids[-1]))
+    assert (await handle.describe()).run_id == ledger[ids[-1]]["run_id"]
 
 
 async def test_dry_run_validates_and_writes_nothing(
