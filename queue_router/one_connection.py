@@ -175,24 +175,31 @@ class OneConnection:
     """Commands from every caller on one socket, replies handed back in order.
 
     Args:
-        pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts, and
-            whether replies are decoded to ``str``) the connection is opened with; its own
-            connections are not used.
+        pool: the redis-py pool whose settings (URL, TLS, credentials, timeouts) the
+            connection is opened with; its own connections are not used.
         timeout_s: how long a reply may take; past it (within a quarter more) the
             connection is dropped and every caller still waiting gets ``redis.TimeoutError``.
+        encoding: replies as ``str`` decoded with it; bytes (the default) without. Not
+            taken from the pool: a caller that parses bytes gets bytes whatever client it
+            was given.
     """
 
-    def __init__(self, pool: aredis.ConnectionPool, timeout_s: float) -> None:
+    def __init__(
+        self, pool: aredis.ConnectionPool, timeout_s: float, *, encoding: str | None = None
+    ) -> None:
         self._pool = pool
         self._timeout_s = timeout_s
-        decoded = pool.connection_kwargs.get("decode_responses")
-        self._encoding = pool.connection_kwargs.get("encoding", "utf-8") if decoded else None
+        self._encoding = encoding
         self._replies: _Replies | None = None
         self._connecting = asyncio.Lock()
 
     @classmethod
     def beside(
-        cls, client: aredis.Redis | aredis.RedisCluster, timeout_s: float | None = None
+        cls,
+        client: aredis.Redis | aredis.RedisCluster,
+        timeout_s: float | None = None,
+        *,
+        encoding: str | None = None,
     ) -> OneConnection | None:
         """One opened like ``client``'s own connections, with their socket timeout unless
         ``timeout_s`` is given; ``None`` for a cluster client, whose commands must go to
@@ -200,7 +207,8 @@ class OneConnection:
         if isinstance(client, aredis.RedisCluster):
             return None
         pool = client.connection_pool
-        return cls(pool, timeout_s or pool.connection_kwargs.get("socket_timeout") or 5.0)
+        timeout_s = timeout_s or pool.connection_kwargs.get("socket_timeout") or 5.0
+        return cls(pool, timeout_s, encoding=encoding)
 
     async def run(self, commands: Sequence[bytes]) -> list[Any]:
         """Send packed commands (``pack``); their replies, in order.

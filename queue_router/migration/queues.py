@@ -77,7 +77,7 @@ class LegacyQueue(AsyncLifecycle, ABC):
         self.client = client
         self.queue = queue
         self._script = client.register_script(_MOVE)
-        self._one = OneConnection.beside(client)
+        self._one = OneConnection.beside(client, encoding="utf-8")  # text, as the JSON it holds
         self._retry = None if isinstance(client, RedisCluster) else client.get_retry()
 
     async def aclose(self) -> None:

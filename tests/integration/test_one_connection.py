@@ -132,12 +132,12 @@ async def test_a_lost_connection_leaves_no_reply_error_unretrieved(own_redis: Re
 async def test_a_reply_that_is_not_text_fails_only_its_own_caller(
     redis_server: RedisServer, redis_db: redis.Redis
 ) -> None:
-    """Opened beside a decoding client, the connection decodes too; a value that is not
-    UTF-8 is that command's ``DataError``, and the replies after it reach their callers."""
+    """A connection that decodes replies: a value that is not UTF-8 is that command's
+    ``DataError``, and the replies after it reach their own callers."""
     redis_db.set("text", "ünï")
     redis_db.set("bytes", b"\xff\xfe")
     client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    one = OneConnection.beside(client)
+    one = OneConnection.beside(client, encoding="utf-8")
     assert one is not None
     first, second, third = await one.run([pack("GET", "text"), pack("GET", "bytes"),
                                           pack("GET", "text")])  # fmt: skip
