@@ -186,7 +186,7 @@ RAW_LEVELS = (20, 50, 100, 200)
 
 
 async def migration_cost(
-    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 3
+    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 5
 ) -> Rounds:
     """Jobs/s of ``queue-router migrate`` moving waiting Bull jobs into workflows, and of raw
     ``start_workflow`` at the same concurrency, interleaved."""
@@ -341,7 +341,10 @@ async def main(jobs: int, concurrency: int) -> None:
         paired("placement memory in Redis / in-process",
                equal.ratio("router", "router, memory in-process"), "its one extra write")  # fmt: skip
         moved = await migration_cost(settings, client, jobs, concurrency)
-        print(f"\nmigrate, {jobs} waiting Bull jobs per round (medians of 3 rounds, rotating):")
+        rounds = len(moved.rates["migrate"])
+        print(
+            f"\nmigrate, {jobs} waiting Bull jobs per round (medians of {rounds} rounds, rotating):"
+        )
         for name in moved.rates:
             print(f"  {name:<38}{moved.median(name):>8,.0f} jobs/s")
         paired("migrate / raw start_workflow", moved.ratio("migrate", "raw start_workflow"),
