@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any
 
-import mmh3
+from mmh3 import hash as mmh3_hash  # a global name: no module attribute lookup per route
 from redis.exceptions import RedisError
 
 from queue_router.config import QueueConfig, Settings
@@ -248,7 +248,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             prefix, routes, table = self._tables[queue]
         if prefix is None:  # a flag service's bucketing
             return table.route(key)
-        bucket = mmh3.hash(prefix + key, 0, False) % BUCKETS  # routing.bucket, inlined
+        bucket = mmh3_hash(prefix + key, 0, False) % BUCKETS  # routing.bucket, inlined
         return routes[bucket] or table.fill(bucket)
 
     def _set_table(self, name: str, config: QueueConfig) -> None:
