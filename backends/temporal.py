@@ -237,8 +237,10 @@ async def _start_request(
     if request.versioning is not None:  # read by the job workflow's dynamic config
         memo["versioning"] = request.versioning
     # The input and the memo values in one call of the converter (and of its codec, if the
-    # client has one): a call costs more than the values it encodes.
-    envelope_payload, *memo_payloads = await converter.encode([envelope, *memo.values()])
+    # client has one): a call costs more than the values it encodes. The envelope goes as
+    # its fields (``vars``): the same JSON, without the deep copy of ``data`` that the
+    # converter's ``dataclasses.asdict`` makes (28 -> 9 µs a start).
+    envelope_payload, *memo_payloads = await converter.encode([vars(envelope), *memo.values()])
     start.input.payloads.append(envelope_payload)
     for key, payload in zip(memo, memo_payloads, strict=True):
         start.memo.fields[key].CopyFrom(payload)
