@@ -98,22 +98,27 @@ async def shadow_cost(settings: Settings, jobs: int, concurrency: int, rounds: i
     def in_mode(mode: str) -> Timed:
         async def run(tag: str) -> tuple[int, float]:
             async with QueueRouter(settings) as router:
-
-                def enqueue(tag: str, i: int) -> Awaitable[object]:
-                    return router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"sc-{tag}-{i}")
-
-                return await at_level(concurrency, jobs, enqueue)(tag)
+                return await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
 
         return run
 
     return await rates_of({"bull": in_mode("bull"), "shadow": in_mode("shadow")}, rounds)
 
 
-async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
-    def enqueue(tag: str, i: int) -> Awaitable[object]:
-        return router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"par-{tag}-{i}")
+def enqueues(
+    router: QueueRouter, mode: str, prefix: str
+) -> Callable[[str, int], Awaitable[object]]:
+    """``call(tag, i)`` for ``at_level``: job ``i`` on ``mode``'s queue, id ``prefix-tag-i``."""
 
-    done, seconds = await at_level(concurrency, jobs, enqueue)("t" + uuid.uuid4().hex[:8])
+    def enqueue(tag: str, i: int) -> Awaitable[object]:
+        return router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"{prefix}-{tag}-{i}")
+
+    return enqueue
+
+
+async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
+    call = enqueues(router, mode, "par")
+    done, seconds = await at_level(concurrency, jobs, call)("t" + uuid.uuid4().hex[:8])
     return done / seconds  # the tag is never all digits (a Bull id rule)
 
 

@@ -55,12 +55,10 @@ def peak_mb() -> float:
 async def one_mode(mode: str, jobs: int, mark: int, redis_url: str) -> dict[str, float]:
     settings = Settings.from_env(redis_url=redis_url, queues={"email-send": MODES[mode]})
     slow = 0.05 if mode == "shadow" else 0.0
-    backends: dict[str, Backend] | None = {
-        "bull": Discard("bull"), "rq": Discard("rq"), "list": Discard("list"),
-        "temporal": Discard("temporal", slow),
-    }  # fmt: skip
-    if mode == ON_REDIS:
-        backends = None  # the real ones from the settings
+    backends: dict[str, Backend] | None = None  # on Redis: the real ones from the settings
+    if mode != ON_REDIS:
+        backends = {"bull": Discard("bull"), "rq": Discard("rq"), "list": Discard("list"),
+                    "temporal": Discard("temporal", slow)}  # fmt: skip
     peaks: dict[str, float] = {}
     async with QueueRouter(settings, backends=backends) as router:
         for start in range(0, jobs, 1000):

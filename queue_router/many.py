@@ -135,6 +135,8 @@ class ManyJobs:
         self, backend_name: str, requests: list[EnqueueRequest]
     ) -> list[Placement | QueueRouterError]:
         """One batched backend call, each job counted as ``_call`` counts it."""
+        if not requests:
+            return []
         started = time.perf_counter()
         outcomes = await self._backends[backend_name].enqueue_many(requests)
         elapsed = time.perf_counter() - started
@@ -143,8 +145,6 @@ class ManyJobs:
             else "failed" if isinstance(outcome, NotEnqueuedError) else "unknown"
             for outcome in outcomes
         )  # fmt: skip
-        if not requests:
-            return outcomes
         queue = requests[0].queue
         time_enqueue(queue, backend_name, elapsed, len(outcomes))  # each job took the batch's time
         for kind, count in kinds.items():
