@@ -14,7 +14,6 @@ a ``Placement``, ``BackendUnavailable`` (definitely not written) or
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Mapping
@@ -56,8 +55,10 @@ from queue_router.payload import (
 )
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
+from queue_router.redis_client import AsyncRedis
 from queue_router.routing import BUCKETS, Route, RouteTable
-from queue_router.shadow import ShadowRunner
+from queue_router.shadow import ShadowRunner, ShadowStarts
+from queue_router.shadow_handoff import ShadowHandoff
 
 log = logging.getLogger("queue_router")
 
@@ -94,6 +95,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         evidence: Evidence | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
+        handoff_to: AsyncRedis | None = None
         if backends is None:
             from queue_router.wiring import (
                 backends_from_settings,
@@ -102,6 +104,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             )
 
             backends = backends_from_settings(self.settings)
+            if self.settings.routing.shadow_starts == "worker":
+                handoff_to = control_client(self.settings)
             memory = memory or memory_from_settings(self.settings)
             control = control or RuntimeControl(control_client(self.settings))
             evidence = evidence or Evidence(control_client(self.settings))
@@ -121,17 +125,27 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         """The event loop the router first ran on: its connections and tasks live there."""
         self._chores: set[asyncio.Task[None]] = set()
         routing = self.settings.routing
-        self._shadow = ShadowRunner(
-            max_in_flight=routing.shadow_max_in_flight,
-            timeout_s=self.settings.temporal.temporal_rpc_timeout_ms / 1000 * 2,
-            evidence=evidence,
-        )
+        self._shadow = self._shadow_starts(handoff_to)
         self._log = LogSummary(log)
         self._guard = RollbackGuard(
             failures=routing.guard_failures, cooldown_s=routing.guard_cooldown_ms / 1000
         )
         for name in self.settings.queue_names():  # fail now, not on the first job
             self._queue(name)
+
+    def _shadow_starts(self, handoff_to: AsyncRedis | None) -> ShadowStarts:
+        """Shadow copies handed to the workers through Redis, or started here."""
+        routing = self.settings.routing
+        if handoff_to is not None:
+            return ShadowHandoff(
+                handoff_to, max_in_flight=routing.shadow_max_in_flight,
+                backlog_max=routing.shadow_backlog_max, evidence=self._evidence,
+            )  # fmt: skip
+        return ShadowRunner(
+            max_in_flight=routing.shadow_max_in_flight,
+            timeout_s=self.settings.temporal.temporal_rpc_timeout_ms / 1000 * 2,
+            evidence=self._evidence,
+        )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> QueueRouter:
@@ -165,6 +179,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         if self._control is not None:
             await self._control.stop()
         await self._shadow.drain(shadow_grace_s)
+        await self._shadow.aclose()
         await asyncio.gather(*self._chores, return_exceptions=True)
         for backend in self._backends.values():
             await backend.aclose()
@@ -380,10 +395,8 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         background (the caller never waits for it)."""
         receipt = await placed
         assert route.shadow is not None
-        backend = self._backends[route.shadow]
         shadow_request = replace(request, shadow=True, compare_within_s=config.shadow.within_s)
-        start = functools.partial(backend.enqueue, shadow_request)
-        started = self._shadow.submit(request.queue, request.job_id, start)
+        started = self._shadow.submit(shadow_request, self._backends[route.shadow])
         return replace(receipt, shadow_started=started)
 
     async def _call(

@@ -1,8 +1,15 @@
 """Shadow copies run in the background, bounded, and never reach the caller.
 
-The caller must not wait for a shadow start nor fail because of it. So a shadow start
-is a task; at most ``max_in_flight`` run at once (past that, new copies are dropped and
-counted rather than queued without bound), and every error is counted
+The caller must not wait for a shadow start nor fail because of it. Two ways keep it so:
+
+- ``ShadowHandoff`` (``QUEUE_ROUTER_SHADOW_STARTS=worker``, the default with real
+  backends): the copy is written to a Redis stream, one pipelined script per event-loop
+  turn, and ``queue-router worker`` starts it (``shadow_relay``). A Temporal start costs
+  about a millisecond of CPU; handed off, the caller's process pays tens of microseconds.
+- ``ShadowRunner`` (``in-process``): the copy is started here, as a task.
+
+Either way at most ``max_in_flight`` copies wait here at once (past that, new copies are
+dropped and counted rather than queued without bound), and every error is counted
 (``queue_router_shadow_total``) and logged, repeats summarised once per interval.
 
 Drops are also written to the rollout evidence in Redis (at most once a second, as one
@@ -16,64 +23,45 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from queue_router.contract import Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.logsummary import LogSummary
 from queue_router.metrics import SHADOWS
-from queue_router.receipts import Placement
 
 log = logging.getLogger("queue_router.shadow")
 
-__all__ = ["ShadowRunner"]
+__all__ = ["ShadowRunner", "ShadowStarts"]
 
 
-class ShadowRunner:
-    def __init__(
-        self, *, max_in_flight: int, timeout_s: float, evidence: Evidence | None = None
-    ) -> None:
+class ShadowStarts:
+    """What both ways share: the bound, the drop count, and draining at close."""
+
+    def __init__(self, *, max_in_flight: int, evidence: Evidence | None = None) -> None:
         self._max = max_in_flight
-        self._timeout = timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
         self._log = LogSummary(log)
         self._evidence = evidence
         self._drops: Counter[str] = Counter()
         self._flusher: asyncio.Task[None] | None = None
 
-    def submit(self, queue: str, job_id: str, start: Callable[[], Awaitable[Placement]]) -> bool:
-        """Start the shadow copy in the background; False if dropped for lack of room."""
-        if len(self._tasks) >= self._max:
-            SHADOWS.labels(queue, "dropped").inc()
-            self._log.warning("dropped", "shadow copy of job %s on %s dropped: %d already in "
-                              "flight (QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)", job_id, queue,
-                              self._max)  # fmt: skip
-            self._count_drop(queue)
-            return False
-        task = asyncio.get_running_loop().create_task(self._run(queue, job_id, start))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        SHADOWS.labels(queue, "started").inc()
-        return True
+    def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
+        """Start ``request`` (a shadow copy) on ``backend`` in the background; False if
+        dropped for lack of room."""
+        raise NotImplementedError
 
-    async def _run(
-        self, queue: str, job_id: str, start: Callable[[], Awaitable[Placement]]
-    ) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                await start()
-            SHADOWS.labels(queue, "ok").inc()
-        except Exception as exc:
-            SHADOWS.labels(queue, "failed").inc()
-            self._log.warning(
-                "failed", "shadow copy of job %s on %s failed: %s", job_id, queue, exc
-            )
+    def _background(self, work: asyncio.Task[None]) -> None:
+        self._tasks.add(work)
+        work.add_done_callback(self._tasks.discard)
 
-    def _count_drop(self, queue: str) -> None:
+    def _dropped(self, queue: str, count: int, why: str) -> None:
+        SHADOWS.labels(queue, "dropped").inc(count)
+        self._log.warning("dropped", "%d shadow copies of %s dropped: %s", count, queue, why)
         if self._evidence is None:
             return
-        self._drops[queue] += 1
+        self._drops[queue] += count
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -94,14 +82,47 @@ class ShadowRunner:
                                   "Redis: %s", count, queue, exc)  # fmt: skip
 
     async def drain(self, timeout_s: float) -> None:
-        """Let running shadow starts finish for up to ``timeout_s``, then cancel the rest."""
-        if self._flusher is not None:  # write the pending drop count now
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        """Let background work finish for up to ``timeout_s``, then cancel the rest, and
+        write the pending drop count."""
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        if self._flusher is not None:  # write the pending drop count now
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
         self._log.flush()
+
+    async def aclose(self) -> None:
+        """Release connections; a no-op unless overridden."""
+
+
+class ShadowRunner(ShadowStarts):
+    """Starts each shadow copy in this process, as a task that times out."""
+
+    def __init__(
+        self, *, max_in_flight: int, timeout_s: float, evidence: Evidence | None = None
+    ) -> None:
+        super().__init__(max_in_flight=max_in_flight, evidence=evidence)
+        self._timeout = timeout_s
+
+    def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
+        if len(self._tasks) >= self._max:
+            self._dropped(request.queue, 1, f"{self._max} already in flight "
+                          "(QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")  # fmt: skip
+            return False
+        self._background(asyncio.get_running_loop().create_task(self._run(request, backend)))
+        SHADOWS.labels(request.queue, "started").inc()
+        return True
+
+    async def _run(self, request: EnqueueRequest, backend: Backend) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await backend.enqueue(request)
+            SHADOWS.labels(request.queue, "ok").inc()
+        except Exception as exc:
+            SHADOWS.labels(request.queue, "failed").inc()
+            self._log.warning("failed", "shadow copy of job %s on %s failed: %s",
+                              request.job_id, request.queue, exc)  # fmt: skip

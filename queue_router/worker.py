@@ -25,6 +25,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.shadow import ShadowActivities
 from activities.temporal import ProcessorActivities
+from backends.temporal import TemporalBackend
 from queue_router.config import Settings
 from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
@@ -35,6 +36,7 @@ from queue_router.processors.registry import Registry, default_registry, import_
 from queue_router.redact import redact_url
 from queue_router.redis_client import tls_kwargs
 from queue_router.sdk_logs import core_runtime
+from queue_router.shadow_relay import ShadowRelay
 from queue_router.wiring import api_key, control_client, tls_config
 from workflows import ALL_WORKFLOWS
 from workflows.versioned import VERSIONED_WORKFLOWS
@@ -138,20 +140,29 @@ async def run_worker(
             for queue in queues or settings.task_queues()
         ]
     running = [asyncio.create_task(worker.run()) for worker in workers]
+    relay = ShadowRelay(control_client(settings), TemporalBackend(client=client),
+                        retry_s=settings.worker.shadow_retry_ms / 1000)  # fmt: skip
+    relay_stop = asyncio.Event()
+    relaying = asyncio.create_task(relay.run(relay_stop))
     log.info("worker polling %s (processors: %s)", [w.task_queue for w in workers],
              ", ".join(registry.queues()) or "none")  # fmt: skip
     if on_ready is not None:
         on_ready()
     stopping = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait([stopping, *running], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [stopping, relaying, *running], return_when=asyncio.FIRST_COMPLETED
+        )
         for task in done:
             if task is not stopping:
                 task.result()  # a worker died: surface its error
     finally:
         stopping.cancel()
+        relay_stop.set()  # no new shadow starts; those running finish beside the workers
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(relaying, return_exceptions=True)
+        await relay.aclose()
         await claims.aclose()
         await shared.aclose()
         if metrics is not None:

@@ -203,7 +203,20 @@ class RoutingSettings(_Part):
     shadow_max_in_flight: int = Field(
         100, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT"
     )
-    """Shadow starts running at once; past it new shadow copies are dropped and counted."""
+    """Shadow copies waiting in a router at once (running, or waiting to be handed off);
+    past it new shadow copies are dropped and counted."""
+    shadow_starts: Literal["worker", "in-process"] = Field(
+        "worker", validation_alias="QUEUE_ROUTER_SHADOW_STARTS"
+    )
+    """Who starts a shadow copy: ``worker`` hands it to ``queue-router worker`` through
+    Redis (the caller's process pays tens of microseconds, not a Temporal start's
+    millisecond of CPU); ``in-process`` starts it in the router's process. A router given
+    its backends directly (tests) has no Redis to hand off to and starts in-process."""
+    shadow_backlog_max: int = Field(
+        100_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX"
+    )
+    """Handed-off shadow copies Redis may hold for the workers; past it new ones are
+    dropped and counted (no worker running, or Temporal down for long)."""
     placement_ttl_s: int = Field(
         7 * 24 * 3600, gt=0, validation_alias="QUEUE_ROUTER_PLACEMENT_TTL_S"
     )
@@ -265,6 +278,9 @@ class WorkerSettings(_Part):
         30_000, ge=0, validation_alias="QUEUE_ROUTER_WORKER_SHUTDOWN_GRACE_MS"
     )
     """On SIGTERM/SIGINT, how long in-flight activities may take to finish."""
+    shadow_retry_ms: int = Field(30_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_RETRY_MS")
+    """How long a handed-off shadow copy stays with a worker that did not start it (killed,
+    or Temporal unreachable) before any worker takes it again."""
 
     @model_validator(mode="after")
     def _deployment_needs_a_build(self) -> Self:

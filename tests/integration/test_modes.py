@@ -16,7 +16,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from queue_router import JobOptions, Mode, QueueRouter, SyncQueueRouter
+from queue_router.shadow_handoff import INTENTS_KEY
 from tests.counts import Counts
+from tests.relay import relay_once
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -147,20 +149,27 @@ async def test_dual_mode_writes_both(
     assert receipt.placements[1].job_id == workflow_id("webhook-deliver", "wh-1")
 
 
+@pytest.mark.parametrize("starts", ["in-process", "worker"])
 async def test_shadow_mode_runs_a_marked_copy(
-    make_router: Router, redis_db: redis.Redis, temporal_client: Client
+    make_router: Router, redis_db: redis.Redis, temporal_client: Client, starts: str
 ) -> None:
     counts = Counts()
-    router: QueueRouter = await make_router(temporal_shadow_mode=True)
-    receipt = await router.enqueue("email-send", {"to": "a"}, job_id="sh-1")
+    router: QueueRouter = await make_router(temporal_shadow_mode=True, shadow_starts=starts)
+    job_id = f"sh-{starts}"  # one Temporal server for the whole run: an id per case
+    receipt = await router.enqueue("email-send", {"to": "a"}, job_id=job_id)
     assert receipt.backends == ("bull",) and receipt.shadow_started
-    assert redis_db.exists("bull:email-send:sh-1")
-    await router.aclose()  # drains the shadow start
-    shadow_id = workflow_id("email-send", "sh-1", shadow=True)
-    assert shadow_id == "shadow/email-send/sh-1"
+    assert redis_db.exists(f"bull:email-send:{job_id}")
+    await router.aclose()  # drains the shadow start, or its handoff
+    shadow_id = workflow_id("email-send", job_id, shadow=True)
+    assert shadow_id == f"shadow/email-send/{job_id}"
+    if starts == "worker":  # waits in Redis until a worker's relay starts it
+        assert redis_db.xlen(INTENTS_KEY) == 1
+        assert not await exists_in_temporal(temporal_client, shadow_id)
+        await relay_once(temporal_client, redis_db)
+        assert redis_db.xlen(INTENTS_KEY) == 0
     described = await temporal_client.get_workflow_handle(shadow_id).describe()
     assert (await described.memo())["shadow"] is True
-    assert not await exists_in_temporal(temporal_client, workflow_id("email-send", "sh-1"))
+    assert not await exists_in_temporal(temporal_client, workflow_id("email-send", job_id))
     assert counts("queue_router_shadow_total", queue="email-send", result="ok") == 1
 
 

@@ -1,0 +1,130 @@
+"""``ShadowHandoff``: a router hands its shadow copies to the workers through Redis.
+
+A Temporal start costs the calling process about a millisecond of CPU (the request's
+encoding, the SDK's gRPC call, its reply), enough that shadowing every job cut a
+concurrent caller's throughput by more than half. Handed off, a copy costs the caller
+one JSON record and a share of one script call per event-loop turn; ``queue-router
+worker`` starts it (``shadow_relay``), and its comparison needs that worker anyway.
+
+The copies wait in one Redis stream (``INTENTS_KEY``), read by the workers as one
+consumer group, so each copy is started by one worker and a worker killed mid-start
+leaves its copies to another (see ``shadow_relay``). The stream is bounded by
+``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``: past it (no worker running, Temporal down for
+long) new copies are dropped and counted in the evidence, never silently lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from queue_router.contract import Backend, EnqueueRequest
+from queue_router.evidence.ledger import Evidence
+from queue_router.metrics import SHADOWS
+from queue_router.redis_client import AsyncRedis
+from queue_router.shadow import ShadowStarts
+
+__all__ = ["INTENTS_KEY", "RELAY_GROUP", "ShadowHandoff", "decode_intent", "encode_intent"]
+
+INTENTS_KEY = "queue-router:shadow-intents"
+RELAY_GROUP = "relay"
+
+# Add the copies while the stream has room; the rest are refused, never trimmed away.
+# KEYS: the stream; ARGV: the bound, then the copies. Returns how many were added (the
+# first ones: once full, every later one is refused too).
+_HAND_OFF = """
+local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
+local added = 0
+for i = 2, #ARGV do
+  if added >= room then break end
+  redis.call('XADD', KEYS[1], '*', 'i', ARGV[i])
+  added = added + 1
+end
+return added
+"""
+
+
+def encode_intent(request: EnqueueRequest) -> str:
+    """The shadow copy as one stream field: the request's record, as JSON."""
+    return json.dumps(request.to_record(), separators=(",", ":"))
+
+
+def decode_intent(text: str) -> EnqueueRequest:
+    """The request ``encode_intent`` wrote; ``ValueError`` when it is not one."""
+    try:
+        record: Any = json.loads(text)
+        return EnqueueRequest.from_record(record)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not a shadow copy record: {exc}") from exc
+
+
+class ShadowHandoff(ShadowStarts):
+    """Writes shadow copies to ``INTENTS_KEY``: the copies of one loop turn in one call.
+
+    Args:
+        client: the Redis of the runtime control (``decode_responses=True``); closed by
+            ``aclose``.
+        max_in_flight: copies waiting here for their write; past it new ones are dropped.
+        backlog_max: copies the stream may hold; past it new ones are dropped.
+        evidence: where drop counts go, for ``shadow-report``.
+    """
+
+    def __init__(
+        self,
+        client: AsyncRedis,
+        *,
+        max_in_flight: int,
+        backlog_max: int,
+        evidence: Evidence | None = None,
+    ) -> None:
+        super().__init__(max_in_flight=max_in_flight, evidence=evidence)
+        self._redis = client
+        self._script = client.register_script(_HAND_OFF)
+        self._backlog_max = backlog_max
+        self._waiting: list[tuple[str, str]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
+        if len(self._waiting) >= self._max:
+            self._dropped(request.queue, 1, f"{self._max} already waiting to be handed off "
+                          "(QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")  # fmt: skip
+            return False
+        self._waiting.append((request.queue, encode_intent(request)))
+        if self._writer is None:  # runs next turn, with every copy submitted until then
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._background(self._writer)
+        return True
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                added, why = await self._hand_off(batch)
+                for queue, _ in batch[:added]:
+                    SHADOWS.labels(queue, "handed_off").inc()
+                refused = Counter(queue for queue, _ in batch[added:])
+                for queue, count in refused.items():
+                    self._dropped(queue, count, why)
+        finally:
+            self._writer = None
+
+    async def _hand_off(self, batch: list[tuple[str, str]]) -> tuple[int, str]:
+        """How many of ``batch`` the stream took, and why the rest were not. When Redis
+        fails none count as taken, though a few may have been written: those are started
+        and compared all the same."""
+        try:
+            added = await self._script(
+                keys=[INTENTS_KEY], args=[self._backlog_max, *(i for _, i in batch)]
+            )
+        except (RedisError, OSError) as exc:
+            return 0, f"not handed off to the workers: {exc}"
+        return int(added), (f"{self._backlog_max} copies already wait for a worker "
+                            "(QUEUE_ROUTER_SHADOW_BACKLOG_MAX; is `queue-router worker` "
+                            "running?)")  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

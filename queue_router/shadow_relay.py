@@ -1,0 +1,192 @@
+"""``ShadowRelay``: the worker side of the shadow handoff, which starts the copies.
+
+Every ``queue-router worker`` runs one. The relays read ``INTENTS_KEY`` as one consumer
+group, so each copy goes to one of them; a copy is acknowledged and deleted once its
+start has an answer. A copy whose start is in doubt (Temporal unreachable, a timeout)
+stays pending, and so does every copy of a relay killed mid-batch: after
+``QUEUE_ROUTER_SHADOW_RETRY_MS`` any relay claims it (``XAUTOCLAIM``) and starts it
+again. Starting twice is harmless: a shadow copy's workflow id is fixed by its job id,
+so the second start finds the first.
+
+The relay creates nothing in Redis by itself: until a router hands off a copy there is
+no stream, and the group is made on the first one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from queue_router.contract import Backend
+from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
+from queue_router.logsummary import LogSummary
+from queue_router.metrics import SHADOWS
+from queue_router.redis_client import AsyncRedis
+from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, decode_intent
+
+__all__ = ["ShadowRelay"]
+
+log = logging.getLogger("queue_router.shadow")
+
+Entry = tuple[str | None, dict[str, str] | None]
+
+
+class ShadowRelay:
+    """Starts handed-off shadow copies on ``backend`` until ``run``'s ``stop`` is set.
+
+    Args:
+        client: the Redis the routers hand off to (``decode_responses=True``); this
+            relay's own, since it blocks on reads.
+        backend: the Temporal backend the copies start on.
+        retry_s: how long a copy stays with a relay that did not finish it before any
+            relay takes it again.
+        concurrency: starts running at once.
+    """
+
+    def __init__(
+        self,
+        client: AsyncRedis,
+        backend: Backend,
+        *,
+        retry_s: float = 30.0,
+        concurrency: int = 50,
+        block_s: float = 1.0,
+    ) -> None:
+        self._redis = client
+        self._backend = backend
+        self._retry_ms = int(retry_s * 1000)
+        self._room = asyncio.Semaphore(concurrency)
+        self._batch = concurrency * 2
+        self._block_ms = int(block_s * 1000)
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._log = LogSummary(log)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; Redis errors are logged and waited out."""
+        loop = asyncio.get_running_loop()
+        next_claim = 0.0
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_claim:  # copies another relay left unfinished
+                    next_claim = loop.time() + self._retry_ms / 4000
+                    if await self._relay(await self._claim()):
+                        continue
+                await self._relay(await self._read())
+            except (RedisError, OSError) as exc:
+                self._log.warning("redis", "shadow relay cannot read %s: %s", INTENTS_KEY, exc)
+                await _wait(stop, self._block_ms / 1000)
+            except _NoStream:
+                await _wait(stop, self._block_ms / 1000)
+        await self._leave()
+        self._log.flush()
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def _read(self) -> list[Entry]:
+        try:
+            reply: Any = await self._redis.xreadgroup(
+                RELAY_GROUP, self.consumer, {INTENTS_KEY: ">"},
+                count=self._batch, block=self._block_ms,
+            )  # fmt: skip
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._join()
+            return []
+        return list(reply[0][1]) if reply else []
+
+    async def _claim(self) -> list[Entry]:
+        try:
+            reply: Any = await self._redis.xautoclaim(
+                INTENTS_KEY, RELAY_GROUP, self.consumer, self._retry_ms, count=self._batch
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._join()
+            return []
+        return list(reply[1])
+
+    async def _join(self) -> None:
+        """Make the group once the stream exists, reading it from its first copy."""
+        try:
+            await self._redis.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return
+            if "requires the key to exist" in str(exc):
+                raise _NoStream from exc
+            raise
+
+    async def _relay(self, entries: list[Entry]) -> bool:
+        """Start the copies; acknowledge and delete the ones with an answer."""
+        known = {entry_id: fields for entry_id, fields in entries if entry_id is not None}
+        if not known:  # (Redis 6.2 shows a pending entry deleted by hand as nil)
+            return False
+        answered = await asyncio.gather(*(self._start(fields) for fields in known.values()))
+        done = [entry_id for entry_id, ok in zip(known, answered, strict=True) if ok]
+        if done:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(INTENTS_KEY, RELAY_GROUP, *done)
+                pipe.xdel(INTENTS_KEY, *done)
+                await pipe.execute()
+        return True
+
+    async def _start(self, fields: dict[str, str] | None) -> bool:
+        """True when the copy has an answer (started, already there, or never startable)."""
+        if fields is None:  # deleted while pending: nothing left to start
+            return True
+        try:
+            request = decode_intent(fields.get("i", ""))
+        except ValueError as exc:
+            self._log.warning("invalid", "shadow relay dropped an entry of %s: %s",
+                              INTENTS_KEY, exc)  # fmt: skip
+            return True
+        async with self._room:
+            try:
+                await self._backend.enqueue(request)
+            except (BackendUnavailable, EnqueueOutcomeUnknown) as exc:
+                self._log.warning("doubt", "shadow copy of job %s on %s not started yet "
+                                  "(again in %d s): %s", request.job_id, request.queue,
+                                  self._retry_ms // 1000, exc)  # fmt: skip
+                return False
+            except QueueRouterError as exc:
+                SHADOWS.labels(request.queue, "failed").inc()
+                self._log.warning("failed", "shadow copy of job %s on %s failed: %s",
+                                  request.job_id, request.queue, exc)  # fmt: skip
+                return True
+            except Exception as exc:  # outside the contract: in doubt, like a timeout
+                self._log.warning("unexpected", "shadow copy of job %s on %s: unexpected "
+                                  "%s: %s", request.job_id, request.queue,
+                                  type(exc).__name__, exc)  # fmt: skip
+                return False
+        SHADOWS.labels(request.queue, "ok").inc()
+        return True
+
+    async def _leave(self) -> None:
+        """Leave the group's list of consumers when nothing is pending with this one."""
+        try:
+            mine: Any = await self._redis.xpending_range(
+                INTENTS_KEY, RELAY_GROUP, min="-", max="+", count=1, consumername=self.consumer
+            )
+            if not mine:
+                await self._redis.xgroup_delconsumer(INTENTS_KEY, RELAY_GROUP, self.consumer)
+        except (RedisError, OSError):
+            pass  # no stream or no Redis: nothing to leave, or another relay claims later
+
+
+class _NoStream(Exception):
+    """No router has handed off a copy yet."""
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

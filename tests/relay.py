@@ -1,0 +1,41 @@
+"""Run a worker's shadow relay in the test's own process until Redis holds no copy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+from temporalio.client import Client
+
+from backends.temporal import TemporalBackend
+from queue_router.redis_client import async_client
+from queue_router.shadow_handoff import INTENTS_KEY
+from queue_router.shadow_relay import ShadowRelay
+
+
+def relay_for(client: Client, redis_db: redis.Redis, **options: float) -> ShadowRelay:
+    """A relay on the test's Redis that starts copies with ``client``."""
+    url = "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
+    return ShadowRelay(async_client(url, 5.0, decode_responses=True),
+                       TemporalBackend(client=client), block_s=0.2, **options)  # fmt: skip
+
+
+async def relay_once(client: Client, redis_db: redis.Redis, within_s: float = 30) -> None:
+    """Relay until every handed-off copy is started (the stream is empty), or fail."""
+    relay, stop = relay_for(client, redis_db), asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        async with asyncio.timeout(within_s):
+            await until_relayed(redis_db)
+    finally:
+        stop.set()
+        await running
+        await relay.aclose()
+
+
+async def until_relayed(redis_db: redis.Redis) -> None:
+    """Return once Redis holds no handed-off copy (a copy leaves when it has an answer)."""
+    while True:
+        if not redis_db.xlen(INTENTS_KEY):
+            return
+        await asyncio.sleep(0.05)
