@@ -144,7 +144,8 @@ FALLBACKS = Counter(
 )
 SHADOWS = Counter(
     "queue_router_shadow",
-    "Shadow copies, by result: started, ok, failed, dropped.",
+    "Shadow copies, by result: handed_off (to the workers), started (in-process), ok, "
+    "failed, dropped.",
     ["queue", "result"],
 )
 SHADOW_COMPARISONS = Counter(

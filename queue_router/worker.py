@@ -2,7 +2,8 @@
 
 Both run the same registered processors (``QUEUE_ROUTER_PROCESSORS``) and share the
 side-effect claims in ``REDIS_URL``, so during dual-write whichever runs a job first
-performs its effect and the other replays the recorded result.
+performs its effect and the other replays the recorded result. The Temporal worker also
+runs the shadow relay, which starts the shadow copies routers handed off (``shadow_relay``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import redis
 from temporalio.client import Client
@@ -33,9 +34,14 @@ async def relay_once(client: Client, redis_db: redis.Redis, within_s: float = 30
         await relay.aclose()
 
 
-async def until_relayed(redis_db: redis.Redis) -> None:
-    """Return once Redis holds no handed-off copy (a copy leaves when it has an answer)."""
+async def until(check: Callable[[], object]) -> None:
+    """Return once ``check()`` is true, looking every 50 ms (callers bound the wait)."""
     while True:
-        if not redis_db.xlen(INTENTS_KEY):
+        if check():
             return
         await asyncio.sleep(0.05)
+
+
+async def until_relayed(redis_db: redis.Redis) -> None:
+    """Return once Redis holds no handed-off copy (a copy leaves when it has an answer)."""
+    await until(lambda: not redis_db.xlen(INTENTS_KEY))

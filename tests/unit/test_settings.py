@@ -121,6 +121,8 @@ def test_overrides_can_add_a_queue(clean_env: pytest.MonkeyPatch) -> None:
         ("QUEUE_ROUTER_QUEUES", '{"emial-send": {"mode": "temporal"}}', "did you mean email-send"),
         ("QUEUE_ROUTER_QUEUES", '{"email-send": {"job_name": ""}}', "QUEUE_ROUTER_QUEUES['email-send'].job_name"),
         ("QUEUE_ROUTER_QUEUES", json.dumps({"email-send": {"job_name": "n" * 257}}), "job_name"),
+        ("QUEUE_ROUTER_SHADOW_STARTS", "thread", "QUEUE_ROUTER_SHADOW_STARTS='thread'"),
+        ("QUEUE_ROUTER_SHADOW_BACKLOG_MAX", "0", "QUEUE_ROUTER_SHADOW_BACKLOG_MAX='0': must be > 0"),
     ],
 )  # fmt: skip
 def test_bad_values_name_the_variable(

@@ -1,0 +1,178 @@
+"""Shadow copies handed to the workers through Redis, on the real servers.
+
+A router writes each copy to a Redis stream; the workers' relays start them. What must
+hold: a turn's copies go in one call, the stream stays bounded and what it refuses is
+counted, and no copy is lost to a relay that was killed or could not reach Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import redis
+from temporalio.client import Client
+
+from backends.temporal import TemporalBackend
+from queue_router import JobOptions
+from queue_router.contract import EnqueueRequest
+from queue_router.evidence.ledger import Evidence
+from queue_router.redis_client import async_client
+from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, ShadowHandoff
+from queue_router.testing.devservers import free_port
+from tests.counts import Counts
+from tests.relay import relay_for, until, until_relayed
+from workflows.envelope import workflow_id
+
+pytestmark = pytest.mark.integration
+
+
+def url_of(redis_db: redis.Redis) -> str:
+    return "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
+
+
+def copies(task_queue: str, count: int) -> list[EnqueueRequest]:
+    """Shadow copies of ``count`` new jobs (ids unique in the run: one Temporal server)."""
+    run = uuid.uuid4().hex[:8]
+    return [copy(task_queue, f"{run}-{i}", {"i": i}) for i in range(count)]
+
+
+def copy(task_queue: str, job_id: str, data: dict[str, int]) -> EnqueueRequest:
+    return EnqueueRequest(
+        queue="email-send", job_id=job_id, job_name="__default__", data=data,
+        data_json=json.dumps(data), options=JobOptions(), timestamp_ms=1,
+        workflow_type="sendEmail", task_queue=task_queue, rq_function="f", shadow=True,
+        compare_within_s=5,
+    )  # fmt: skip
+
+
+async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **options: int) -> int:
+    """Submit every copy in one loop turn, as a router's burst would; how many were taken."""
+    client = async_client(url_of(redis_db), 5.0, decode_responses=True)
+    evidence = Evidence(async_client(url_of(redis_db), 5.0, decode_responses=True))
+    handoff = ShadowHandoff(client, max_in_flight=options.get("max_in_flight", 1000),
+                            backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
+    taken = sum(handoff.submit(request, TemporalBackend()) for request in requests)
+    await handoff.drain(5.0)
+    await handoff.aclose()
+    await evidence.aclose()
+    return taken
+
+
+def script_calls(redis_db: redis.Redis) -> int:
+    """Calls of the handoff script so far: it is the only caller of ``XLEN`` here."""
+    return int(redis_db.info("commandstats").get("cmdstat_xlen", {}).get("calls", 0))
+
+
+def dropped_in_evidence(redis_db: redis.Redis) -> int:
+    entries = redis_db.xrange("queue-router:shadow:email-send")
+    return sum(int(f["count"]) for _, f in entries if f["result"] == "dropped")
+
+
+def pending(redis_db: redis.Redis) -> int:
+    """Copies read by a relay and not yet answered (0 before any relay joined)."""
+    try:
+        return int(redis_db.xpending(INTENTS_KEY, RELAY_GROUP)["pending"])
+    except redis.ResponseError:  # no group yet
+        return 0
+
+
+async def started(client: Client, request: EnqueueRequest) -> str:
+    """The run id of the copy's shadow workflow (fails when there is none)."""
+    wf_id = workflow_id(request.queue, request.job_id, shadow=True)
+    return (await client.get_workflow_handle(wf_id).describe()).run_id
+
+
+async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
+    redis_db: redis.Redis, task_queue: str
+) -> None:
+    counts = Counts()
+    before = script_calls(redis_db)
+    taken = await hand_off(redis_db, copies(task_queue, 50), backlog_max=30)
+    assert taken == 50  # taken by the router; the stream's bound refuses 20 of them
+    assert script_calls(redis_db) - before == 1
+    assert redis_db.xlen(INTENTS_KEY) == 30
+    assert counts("queue_router_shadow_total", queue="email-send", result="handed_off") == 30
+    assert counts("queue_router_shadow_total", queue="email-send", result="dropped") == 20
+    assert dropped_in_evidence(redis_db) == 20  # what shadow-report shows
+
+
+async def test_past_max_in_flight_the_router_drops_before_redis(
+    redis_db: redis.Redis, task_queue: str
+) -> None:
+    taken = await hand_off(redis_db, copies(task_queue, 10), max_in_flight=4)
+    assert taken == 4
+    assert redis_db.xlen(INTENTS_KEY) == 4
+    assert dropped_in_evidence(redis_db) == 6
+
+
+async def test_copies_a_killed_relay_held_are_started_once_by_another(
+    redis_db: redis.Redis, temporal_client: Client, task_queue: str
+) -> None:
+    counts = Counts()
+    requests = copies(task_queue, 20)
+    await hand_off(redis_db, requests)
+    # A relay that read all 20 and started 5 before it was killed: all 20 stay pending.
+    redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
+    assert len(redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})[0][1]) == 20
+    backend = TemporalBackend(client=temporal_client)
+    first_runs = [(await backend.enqueue(r)).run_id for r in requests[:5]]
+    relay, stop = relay_for(temporal_client, redis_db, retry_s=0.5), asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    async with asyncio.timeout(30):
+        await until_relayed(redis_db)
+    stop.set()
+    await running
+    await relay.aclose()
+    assert [await started(temporal_client, r) for r in requests[:5]] == first_runs
+    assert all([await started(temporal_client, r) for r in requests[5:]])
+    assert counts("queue_router_shadow_total", queue="email-send", result="ok") == 20
+    assert pending(redis_db) == 0
+
+
+async def test_copies_stay_in_redis_while_temporal_is_unreachable(
+    redis_db: redis.Redis, temporal_client: Client, task_queue: str
+) -> None:
+    requests = copies(task_queue, 10)
+    await hand_off(redis_db, requests)
+    unreachable = TemporalBackend(f"127.0.0.1:{free_port()}", rpc_timeout_s=0.3, retry_s=0.2)
+    blind = relay_for(temporal_client, redis_db)
+    blind._backend = unreachable  # the same relay, with a Temporal it cannot reach
+    stop = asyncio.Event()
+    running = asyncio.create_task(blind.run(stop))
+    async with asyncio.timeout(30):
+        await until(lambda: pending(redis_db) == 10)
+    await asyncio.sleep(1.0)  # its starts fail; it must not acknowledge them
+    stop.set()
+    await running
+    await blind.aclose()
+    assert redis_db.xlen(INTENTS_KEY) == 10
+    assert pending(redis_db) == 10
+    relay, stop = relay_for(temporal_client, redis_db, retry_s=0.5), asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    async with asyncio.timeout(30):
+        await until_relayed(redis_db)
+    stop.set()
+    await running
+    await relay.aclose()
+    assert all([await started(temporal_client, r) for r in requests])
+
+
+async def test_an_idle_relay_creates_nothing_and_skips_an_entry_it_cannot_read(
+    redis_db: redis.Redis, temporal_client: Client, task_queue: str
+) -> None:
+    relay, stop = relay_for(temporal_client, redis_db), asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(0.6)
+    assert redis_db.keys("*") == []  # no router handed off anything: no stream, no group
+    redis_db.xadd(INTENTS_KEY, {"i": "not a record"})
+    [request] = copies(task_queue, 1)
+    await hand_off(redis_db, [request])
+    async with asyncio.timeout(30):
+        await until_relayed(redis_db)
+    stop.set()
+    await running
+    await relay.aclose()
+    assert await started(temporal_client, request)

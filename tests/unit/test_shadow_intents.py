@@ -1,0 +1,48 @@
+"""A shadow copy's record, and a handoff whose Redis is gone: no server needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backends.temporal import TemporalBackend
+from queue_router import JobOptions
+from queue_router.contract import EnqueueRequest
+from queue_router.redis_client import async_client
+from queue_router.shadow_handoff import ShadowHandoff, decode_intent, encode_intent
+from queue_router.testing.devservers import free_port
+from tests.counts import Counts
+
+
+def shadow_copy() -> EnqueueRequest:
+    data = {"to": "ü@b.c", "n": [1, {"deep": None}]}
+    return EnqueueRequest(
+        queue="q", job_id="j-1", job_name="send", data=data, data_json=json.dumps(data),
+        options=JobOptions(attempts=3, delay_ms=10), timestamp_ms=5, workflow_type="w",
+        task_queue="tq", rq_function="f", shadow=True, compare_within_s=30,
+        versioning="pinned", workflow_id="q/custom-j-1",
+    )  # fmt: skip
+
+
+def test_a_copy_reads_back_as_the_same_request() -> None:
+    request = shadow_copy()
+    assert decode_intent(encode_intent(request)) == request
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"queue": "q"}'])
+def test_what_is_not_a_copy_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        decode_intent(text)
+
+
+async def test_copies_redis_never_took_are_counted_as_dropped_and_nothing_raises() -> None:
+    counts = Counts()
+    client = async_client(f"redis://127.0.0.1:{free_port()}", 1.0, decode_responses=True)
+    handoff = ShadowHandoff(client, max_in_flight=10, backlog_max=10)
+    assert handoff.submit(shadow_copy(), TemporalBackend())
+    assert handoff.submit(shadow_copy(), TemporalBackend())
+    await handoff.drain(5.0)
+    await handoff.aclose()
+    assert counts("queue_router_shadow_total", queue="q", result="dropped") == 2
+    assert counts("queue_router_shadow_total", queue="q", result="handed_off") == 0
