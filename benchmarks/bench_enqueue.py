@@ -27,10 +27,13 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from backends.temporal import TemporalBackend
 from queue_router import Job, QueueRouter, Settings
 from queue_router.cli.migration import open_migrator
 from queue_router.control import RuntimeControl
 from queue_router.migration.migrate import MigrationPlan
+from queue_router.shadow_handoff import INTENTS_KEY
+from queue_router.shadow_relay import ShadowRelay
 from queue_router.testing import MemoryBackend
 from queue_router.testing.demo import servers
 from queue_router.testing.devservers import connect_temporal, free_port
@@ -89,20 +92,52 @@ def at_level(level: int, jobs: int, call: Callable[[str, int], Awaitable[object]
 
 async def shadow_cost(settings: Settings, jobs: int, concurrency: int, rounds: int = 5) -> Rounds:
     """Jobs/s of the caller at ``concurrency``, Bull mode against shadow mode (the same
-    Bull write, plus a Temporal copy started in the background), in interleaved rounds.
+    Bull write, plus a copy handed to the workers, or started in the caller's process),
+    in interleaved rounds.
 
     Each round runs on a fresh router, whose close lets its shadow copies finish outside
-    the timed part: no round carries background work of another into its time.
+    the timed part: no round carries background work of another into its time. Handed-off
+    copies wait in Redis; ``relay_rate`` starts them afterwards.
     """
+    in_process = dataclasses.replace(
+        settings, routing=settings.routing.model_copy(update={"shadow_starts": "in-process"})
+    )
 
-    def in_mode(mode: str) -> Timed:
+    def in_mode(mode: str, settings: Settings) -> Timed:
         async def run(tag: str) -> tuple[int, float]:
             async with QueueRouter(settings) as router:
                 return await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
 
         return run
 
-    return await rates_of({"bull": in_mode("bull"), "shadow": in_mode("shadow")}, rounds)
+    paths = {"bull": in_mode("bull", settings), "shadow": in_mode("shadow", settings),
+             "shadow, started in-process": in_mode("shadow", in_process)}  # fmt: skip
+    return await rates_of(paths, rounds)
+
+
+async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0) -> str:
+    """What one worker's shadow relay does with the copies the rounds handed off: how
+    many it started in ``within_s`` (or until none were left), and at what rate."""
+    redis = control_client(settings)
+    relay, stop = (
+        ShadowRelay(control_client(settings), TemporalBackend(client=client)),
+        asyncio.Event(),
+    )
+    backlog = await redis.xlen(INTENTS_KEY)
+    running = asyncio.create_task(relay.run(stop))
+    started = time.perf_counter()
+    left = backlog
+    while left and time.perf_counter() - started < within_s:
+        await asyncio.sleep(0.2)
+        left = await redis.xlen(INTENTS_KEY)
+    seconds = time.perf_counter() - started
+    stop.set()
+    await running
+    await relay.aclose()
+    await redis.delete(INTENTS_KEY)  # the rest would only slow the next sections' server
+    await redis.aclose()
+    done = backlog - left
+    return f"{done:,} of {backlog:,} copies started in {seconds:.1f} s ({done / seconds:,.0f}/s)"
 
 
 def enqueues(
@@ -253,7 +288,7 @@ async def route_costs(settings: Settings, n: int = 100_000) -> dict[str, float]:
     """
     backends = {name: MemoryBackend(name) for name in ("bull", "rq", "temporal")}
     control = RuntimeControl(control_client(settings))
-    router = QueueRouter(settings, backends=backends, control=control)  # type: ignore[arg-type]
+    router = QueueRouter(settings, backends=backends, control=control)
     rounds = itertools.count()
 
     def per_call(call: Callable[[str], object]) -> float:
@@ -300,7 +335,7 @@ def shadow_counts(queue: str) -> dict[str, int]:
     return {
         result: int(REGISTRY.get_sample_value(
             "queue_router_shadow_total", {"queue": queue, "result": result}) or 0)
-        for result in ("started", "ok", "failed", "dropped")
+        for result in ("handed_off", "started", "ok", "failed", "dropped")
     }  # fmt: skip
 
 
@@ -357,6 +392,9 @@ async def main(jobs: int, concurrency: int) -> None:
         for name in cost.rates:
             print(f"  {name:<38}{cost.median(name):>8,.0f} jobs/s")
         paired("shadow jobs/s / bull jobs/s", cost.ratio("shadow", "bull"), "1.0 = no cost")
+        paired("  the same, started in-process", cost.ratio("shadow, started in-process", "bull"),
+               "1.0 = no cost")  # fmt: skip
+        print(f"  one worker's relay, afterwards: {await relay_rate(settings, client)}")
         routes = await route_costs(settings)
         print("\nroute() per call (100,000 keys, fastest of 5 passes, median of 5 rounds):")
         for name in ("mmh3.hash", "route(), env state", "route(), live state"):
@@ -378,9 +416,9 @@ async def main(jobs: int, concurrency: int) -> None:
         paired("placement memory in Redis / in-process",
                equal.ratio("router", "router, memory in-process"), "its one extra write")  # fmt: skip
         moved = await migration_cost(settings, client, jobs, concurrency)
-        rounds = len(moved.rates["migrate"])
+        moves = len(moved.rates["migrate"])
         print(
-            f"\nmigrate, {jobs} waiting Bull jobs per round (medians of {rounds} rounds, rotating):"
+            f"\nmigrate, {jobs} waiting Bull jobs per round (medians of {moves} rounds, rotating):"
         )
         for name in moved.rates:
             print(f"  {name:<38}{moved.median(name):>8,.0f} jobs/s")

@@ -136,6 +136,8 @@ class Receipt:
     fell_back: bool = False
     fallback_reason: str | None = None
     shadow_started: bool = False
+    """A shadow copy was handed to the workers (or started in-process); one the Redis
+    stream then refuses (its bound) is counted as dropped, not reported here."""
 
     @property
     def backends(self) -> tuple[str, ...]:

@@ -138,7 +138,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         routing = self.settings.routing
         if handoff_to is not None:
             return ShadowHandoff(
-                handoff_to, max_in_flight=routing.shadow_max_in_flight,
+                handoff_to, max_waiting=routing.shadow_max_waiting,
                 backlog_max=routing.shadow_backlog_max, evidence=self._evidence,
             )  # fmt: skip
         return ShadowRunner(

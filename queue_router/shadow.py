@@ -8,7 +8,7 @@ The caller must not wait for a shadow start nor fail because of it. Two ways kee
   about a millisecond of CPU; handed off, the caller's process pays tens of microseconds.
 - ``ShadowRunner`` (``in-process``): the copy is started here, as a task.
 
-Either way at most ``max_in_flight`` copies wait here at once (past that, new copies are
+Either way a router holds a bounded number of copies at once (past it, new copies are
 dropped and counted rather than queued without bound), and every error is counted
 (``queue_router_shadow_total``) and logged, repeats summarised once per interval.
 
@@ -39,8 +39,8 @@ __all__ = ["ShadowRunner", "ShadowStarts"]
 class ShadowStarts:
     """What both ways share: the bound, the drop count, and draining at close."""
 
-    def __init__(self, *, max_in_flight: int, evidence: Evidence | None = None) -> None:
-        self._max = max_in_flight
+    def __init__(self, *, limit: int, evidence: Evidence | None = None) -> None:
+        self._max = limit
         self._tasks: set[asyncio.Task[None]] = set()
         self._log = LogSummary(log)
         self._evidence = evidence
@@ -105,7 +105,7 @@ class ShadowRunner(ShadowStarts):
     def __init__(
         self, *, max_in_flight: int, timeout_s: float, evidence: Evidence | None = None
     ) -> None:
-        super().__init__(max_in_flight=max_in_flight, evidence=evidence)
+        super().__init__(limit=max_in_flight, evidence=evidence)
         self._timeout = timeout_s
 
     def submit(self, request: EnqueueRequest, backend: Backend) -> bool:

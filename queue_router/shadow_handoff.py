@@ -68,7 +68,8 @@ class ShadowHandoff(ShadowStarts):
     Args:
         client: the Redis of the runtime control (``decode_responses=True``); closed by
             ``aclose``.
-        max_in_flight: copies waiting here for their write; past it new ones are dropped.
+        max_waiting: copies held here while their write is under way; past it new ones
+            are dropped.
         backlog_max: copies the stream may hold; past it new ones are dropped.
         evidence: where drop counts go, for ``shadow-report``.
     """
@@ -77,11 +78,11 @@ class ShadowHandoff(ShadowStarts):
         self,
         client: AsyncRedis,
         *,
-        max_in_flight: int,
+        max_waiting: int,
         backlog_max: int,
         evidence: Evidence | None = None,
     ) -> None:
-        super().__init__(max_in_flight=max_in_flight, evidence=evidence)
+        super().__init__(limit=max_waiting, evidence=evidence)
         self._redis = client
         self._script = client.register_script(_HAND_OFF)
         self._backlog_max = backlog_max
@@ -91,7 +92,7 @@ class ShadowHandoff(ShadowStarts):
     def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
         if len(self._waiting) >= self._max:
             self._dropped(request.queue, 1, f"{self._max} already waiting to be handed off "
-                          "(QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")  # fmt: skip
+                          "(QUEUE_ROUTER_SHADOW_MAX_WAITING)")  # fmt: skip
             return False
         self._waiting.append((request.queue, encode_intent(request)))
         if self._writer is None:  # runs next turn, with every copy submitted until then
@@ -100,6 +101,7 @@ class ShadowHandoff(ShadowStarts):
         return True
 
     async def _write(self) -> None:
+        batch: list[tuple[str, str]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
@@ -109,6 +111,13 @@ class ShadowHandoff(ShadowStarts):
                 refused = Counter(queue for queue, _ in batch[added:])
                 for queue, count in refused.items():
                     self._dropped(queue, count, why)
+                batch = []
+        except asyncio.CancelledError:  # closed before the write had an answer
+            unwritten = Counter(queue for queue, _ in [*batch, *self._waiting])
+            self._waiting = []
+            for queue, count in unwritten.items():
+                self._dropped(queue, count, "the router closed before they were handed off")
+            raise
         finally:
             self._writer = None
 

@@ -141,8 +141,11 @@ async def run_worker(
             for queue in queues or settings.task_queues()
         ]
     running = [asyncio.create_task(worker.run()) for worker in workers]
-    relay = ShadowRelay(control_client(settings), TemporalBackend(client=client),
-                        retry_s=settings.worker.shadow_retry_ms / 1000)  # fmt: skip
+    relay = ShadowRelay(
+        control_client(settings), TemporalBackend(client=client),
+        retry_s=settings.worker.shadow_retry_ms / 1000,
+        block_s=min(1.0, settings.redis.redis_timeout_ms / 2000),  # a read outlives no timeout
+    )  # fmt: skip
     relay_stop = asyncio.Event()
     relaying = asyncio.create_task(relay.run(relay_stop))
     log.info("worker polling %s (processors: %s)", [w.task_queue for w in workers],

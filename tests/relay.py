@@ -14,11 +14,14 @@ from queue_router.shadow_handoff import INTENTS_KEY
 from queue_router.shadow_relay import ShadowRelay
 
 
-def relay_for(client: Client, redis_db: redis.Redis, **options: float) -> ShadowRelay:
-    """A relay on the test's Redis that starts copies with ``client``."""
+def relay_for(
+    client: Client, redis_db: redis.Redis, backend: TemporalBackend | None = None, **options: float
+) -> ShadowRelay:
+    """A relay on the test's Redis that starts copies with ``client`` (or ``backend``)."""
     url = "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
-    return ShadowRelay(async_client(url, 5.0, decode_responses=True),
-                       TemporalBackend(client=client), block_s=0.2, **options)  # fmt: skip
+    backend = backend or TemporalBackend(client=client)
+    return ShadowRelay(async_client(url, 5.0, decode_responses=True), backend, block_s=0.2,
+                       **options)  # fmt: skip
 
 
 async def relay_once(client: Client, redis_db: redis.Redis, within_s: float = 30) -> None:

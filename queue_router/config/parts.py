@@ -203,8 +203,8 @@ class RoutingSettings(_Part):
     shadow_max_in_flight: int = Field(
         100, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT"
     )
-    """Shadow copies waiting in a router at once (running, or waiting to be handed off);
-    past it new shadow copies are dropped and counted."""
+    """Shadow copies a router starts in-process at once; past it new ones are dropped and
+    counted."""
     shadow_starts: Literal["worker", "in-process"] = Field(
         "worker", validation_alias="QUEUE_ROUTER_SHADOW_STARTS"
     )
@@ -212,6 +212,11 @@ class RoutingSettings(_Part):
     Redis (the caller's process pays tens of microseconds, not a Temporal start's
     millisecond of CPU); ``in-process`` starts it in the router's process. A router given
     its backends directly (tests) has no Redis to hand off to and starts in-process."""
+    shadow_max_waiting: int = Field(
+        10_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_WAITING"
+    )
+    """Shadow copies a router holds while their write to Redis is under way (about a
+    kilobyte each); past it new ones are dropped and counted (Redis slow or gone)."""
     shadow_backlog_max: int = Field(
         100_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX"
     )

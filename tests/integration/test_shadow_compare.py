@@ -117,7 +117,9 @@ async def test_only_the_sampled_keys_are_shadowed_and_drops_are_reported(
     make_router: Callable[..., Any], redis_db: redis.Redis,
 ) -> None:  # fmt: skip
     queues = calc_queue("bull", shadow_percentage=10)
-    router: QueueRouter = await make_router(queues=queues, shadow_max_in_flight=1)
+    router: QueueRouter = await make_router(
+        queues=queues, shadow_starts="in-process", shadow_max_in_flight=1
+    )
     sampled = [k for k in (f"user-{i}" for i in range(400)) if router.route("calc", k).shadow]
     assert 20 <= len(sampled) <= 60  # about 10% of 400, the same keys on every call
     assert sampled == [k for k in (f"user-{i}" for i in range(400))

@@ -52,7 +52,7 @@ async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **opti
     """Submit every copy in one loop turn, as a router's burst would; how many were taken."""
     client = async_client(url_of(redis_db), 5.0, decode_responses=True)
     evidence = Evidence(async_client(url_of(redis_db), 5.0, decode_responses=True))
-    handoff = ShadowHandoff(client, max_in_flight=options.get("max_in_flight", 1000),
+    handoff = ShadowHandoff(client, max_waiting=options.get("max_waiting", 1000),
                             backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
     taken = sum(handoff.submit(request, TemporalBackend()) for request in requests)
     await handoff.drain(5.0)
@@ -99,10 +99,10 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
     assert dropped_in_evidence(redis_db) == 20  # what shadow-report shows
 
 
-async def test_past_max_in_flight_the_router_drops_before_redis(
+async def test_past_max_waiting_the_router_drops_before_redis(
     redis_db: redis.Redis, task_queue: str
 ) -> None:
-    taken = await hand_off(redis_db, copies(task_queue, 10), max_in_flight=4)
+    taken = await hand_off(redis_db, copies(task_queue, 10), max_waiting=4)
     assert taken == 4
     assert redis_db.xlen(INTENTS_KEY) == 4
     assert dropped_in_evidence(redis_db) == 6
@@ -138,8 +138,7 @@ async def test_copies_stay_in_redis_while_temporal_is_unreachable(
     requests = copies(task_queue, 10)
     await hand_off(redis_db, requests)
     unreachable = TemporalBackend(f"127.0.0.1:{free_port()}", rpc_timeout_s=0.3, retry_s=0.2)
-    blind = relay_for(temporal_client, redis_db)
-    blind._backend = unreachable  # the same relay, with a Temporal it cannot reach
+    blind = relay_for(temporal_client, redis_db, unreachable)
     stop = asyncio.Event()
     running = asyncio.create_task(blind.run(stop))
     async with asyncio.timeout(30):

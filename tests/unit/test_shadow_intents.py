@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -39,10 +40,30 @@ def test_what_is_not_a_copy_is_a_value_error(text: str) -> None:
 async def test_copies_redis_never_took_are_counted_as_dropped_and_nothing_raises() -> None:
     counts = Counts()
     client = async_client(f"redis://127.0.0.1:{free_port()}", 1.0, decode_responses=True)
-    handoff = ShadowHandoff(client, max_in_flight=10, backlog_max=10)
+    handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
     assert handoff.submit(shadow_copy(), TemporalBackend())
     assert handoff.submit(shadow_copy(), TemporalBackend())
     await handoff.drain(5.0)
     await handoff.aclose()
     assert counts("queue_router_shadow_total", queue="q", result="dropped") == 2
     assert counts("queue_router_shadow_total", queue="q", result="handed_off") == 0
+
+
+async def test_copies_a_closing_router_could_not_hand_off_in_time_are_counted() -> None:
+    """A Redis that accepts and never answers: the close's grace ends mid-write."""
+    counts = Counts()
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda _, w: accepted.append(w), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    client = async_client(f"redis://127.0.0.1:{port}", 30.0, decode_responses=True)
+    handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
+    assert handoff.submit(shadow_copy(), TemporalBackend())
+    await asyncio.sleep(0.1)  # the write is under way
+    assert handoff.submit(shadow_copy(), TemporalBackend())  # waits behind it
+    await handoff.drain(0.2)
+    await handoff.aclose()
+    for writer in accepted:
+        writer.close()
+    silent.close()
+    await silent.wait_closed()
+    assert counts("queue_router_shadow_total", queue="q", result="dropped") == 2
