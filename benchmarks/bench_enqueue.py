@@ -90,10 +90,22 @@ def at_level(level: int, jobs: int, call: Callable[[str, int], Awaitable[object]
     return run
 
 
-async def shadow_cost(settings: Settings, jobs: int, concurrency: int, rounds: int = 5) -> Rounds:
-    """Jobs/s of the caller at ``concurrency``, Bull mode against shadow mode (the same
-    Bull write, plus a copy handed to the workers, or started in the caller's process),
-    in interleaved rounds.
+@dataclasses.dataclass
+class ShadowCost:
+    """Per path: caller jobs/s by round, the caller process's CPU per job by round (from
+    the router's open to its close, so copies finishing after the timed part count), and
+    the shadow copies dropped over all rounds."""
+
+    rounds: Rounds
+    cpu_us: dict[str, list[float]]
+    dropped: dict[str, int]
+
+
+async def shadow_cost(
+    settings: Settings, jobs: int, concurrency: int, rounds: int = 7
+) -> ShadowCost:
+    """Bull mode against shadow mode (the same Bull write, plus a copy handed to the
+    workers, or started in the caller's process) at ``concurrency``, interleaved rounds.
 
     Each round runs on a fresh router, whose close lets its shadow copies finish outside
     the timed part: no round carries background work of another into its time. Handed-off
@@ -102,17 +114,27 @@ async def shadow_cost(settings: Settings, jobs: int, concurrency: int, rounds: i
     in_process = dataclasses.replace(
         settings, routing=settings.routing.model_copy(update={"shadow_starts": "in-process"})
     )
+    cpu: dict[str, list[float]] = {}
+    dropped: dict[str, int] = {}
 
-    def in_mode(mode: str, settings: Settings) -> Timed:
+    def in_mode(name: str, mode: str, settings: Settings) -> Timed:
+        cpu[name], dropped[name] = [], 0
+
         async def run(tag: str) -> tuple[int, float]:
+            drops, cpu_start = shadow_counts("bench-shadow")["dropped"], time.process_time()
             async with QueueRouter(settings) as router:
-                return await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
+                result = await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
+            cpu[name].append((time.process_time() - cpu_start) / jobs * 1e6)
+            dropped[name] += shadow_counts("bench-shadow")["dropped"] - drops
+            return result
 
         return run
 
-    paths = {"bull": in_mode("bull", settings), "shadow": in_mode("shadow", settings),
-             "shadow, started in-process": in_mode("shadow", in_process)}  # fmt: skip
-    return await rates_of(paths, rounds)
+    paths = {"bull": in_mode("bull", "bull", settings),
+             "shadow": in_mode("shadow", "shadow", settings),
+             "shadow, started in-process": in_mode("shadow, started in-process", "shadow",
+                                                   in_process)}  # fmt: skip
+    return ShadowCost(await rates_of(paths, rounds), cpu, dropped)
 
 
 async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0) -> str:
@@ -386,15 +408,22 @@ async def main(jobs: int, concurrency: int) -> None:
         )
         print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
         print(f"shadow copies with Temporal down: {down_stats}")
-        cost = await shadow_cost(settings, jobs, concurrency)
-        print(f"\nshadow's cost to a caller at concurrency {concurrency} ({jobs} jobs a round, "
-              f"fresh router each round):")  # fmt: skip
-        for name in cost.rates:
-            print(f"  {name:<38}{cost.median(name):>8,.0f} jobs/s")
-        paired("shadow jobs/s / bull jobs/s", cost.ratio("shadow", "bull"), "1.0 = no cost")
-        paired("  the same, started in-process", cost.ratio("shadow, started in-process", "bull"),
-               "1.0 = no cost")  # fmt: skip
-        print(f"  one worker's relay, afterwards: {await relay_rate(settings, client)}")
+        cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
+        cost = await shadow_cost(settings, cost_jobs, concurrency)
+        print(f"\nshadow's cost to a caller at concurrency {concurrency} ({cost_jobs} jobs a "
+              "round, fresh router each round, medians of 7 rounds):")  # fmt: skip
+        for name in cost.rounds.rates:
+            print(f"  {name:<28}{cost.rounds.median(name):>8,.0f} jobs/s"
+                  f"{statistics.median(cost.cpu_us[name]):>8.0f} µs CPU/job"
+                  f"{cost.dropped[name]:>8,} copies dropped")  # fmt: skip
+        paired("shadow jobs/s / bull jobs/s", cost.rounds.ratio("shadow", "bull"), "1.0 = no cost")
+        paired("  the same, started in-process",
+               cost.rounds.ratio("shadow, started in-process", "bull"), "1.0 = no cost")  # fmt: skip
+        cpu = {name: statistics.median(values) for name, values in cost.cpu_us.items()}
+        print(f"caller CPU per job, shadow / bull          : {cpu['shadow'] / cpu['bull']:.2f}")
+        print(f"caller CPU per job, in-process shadow / bull: "
+              f"{cpu['shadow, started in-process'] / cpu['bull']:.2f}")  # fmt: skip
+        print(f"one worker's relay, afterwards: {await relay_rate(settings, client)}")
         routes = await route_costs(settings)
         print("\nroute() per call (100,000 keys, fastest of 5 passes, median of 5 rounds):")
         for name in ("mmh3.hash", "route(), env state", "route(), live state"):

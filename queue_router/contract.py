@@ -87,9 +87,12 @@ class EnqueueRequest:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready, to write this very job again later (``reconcile``, a handed-off
         shadow copy). Field by field: ``asdict`` would deep-copy ``data`` only to drop it
-        (``data_json`` holds it, byte for byte), four times the cost."""
+        (``data_json`` holds it, byte for byte) and walk every option, ten times the cost."""
         record = {name: getattr(self, name) for name in _RECORD_FIELDS}
-        record["options"] = asdict(self.options)
+        options = self.options
+        record["options"] = opts = {name: getattr(options, name) for name in _OPTION_FIELDS}
+        if options.backoff is not None:  # the one field that is not a scalar
+            opts["backoff"] = asdict(options.backoff)
         return record
 
     @classmethod
@@ -105,6 +108,7 @@ class EnqueueRequest:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(EnqueueRequest) if f.name != "data")
+_OPTION_FIELDS = tuple(f.name for f in fields(JobOptions))
 
 
 class Backend(AsyncLifecycle, ABC):

@@ -395,8 +395,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         background (the caller never waits for it)."""
         receipt = await placed
         assert route.shadow is not None
-        shadow_request = replace(request, shadow=True, compare_within_s=config.shadow.within_s)
-        started = self._shadow.submit(shadow_request, self._backends[route.shadow])
+        started = self._shadow.submit(request, config.shadow.within_s, self._backends[route.shadow])
         return replace(receipt, shadow_started=started)
 
     async def _call(

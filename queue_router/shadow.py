@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from dataclasses import replace
 
 from redis.exceptions import RedisError
 
@@ -47,9 +48,9 @@ class ShadowStarts:
         self._drops: Counter[str] = Counter()
         self._flusher: asyncio.Task[None] | None = None
 
-    def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
-        """Start ``request`` (a shadow copy) on ``backend`` in the background; False if
-        dropped for lack of room."""
+    def submit(self, request: EnqueueRequest, within_s: int, backend: Backend) -> bool:
+        """Start a shadow copy of ``request`` on ``backend`` in the background, comparing
+        within ``within_s``; False if dropped for lack of room."""
         raise NotImplementedError
 
     def _background(self, work: asyncio.Task[None]) -> None:
@@ -108,12 +109,13 @@ class ShadowRunner(ShadowStarts):
         super().__init__(limit=max_in_flight, evidence=evidence)
         self._timeout = timeout_s
 
-    def submit(self, request: EnqueueRequest, backend: Backend) -> bool:
+    def submit(self, request: EnqueueRequest, within_s: int, backend: Backend) -> bool:
         if len(self._tasks) >= self._max:
             self._dropped(request.queue, 1, f"{self._max} already in flight "
                           "(QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")  # fmt: skip
             return False
-        self._background(asyncio.get_running_loop().create_task(self._run(request, backend)))
+        copy = replace(request, shadow=True, compare_within_s=within_s)
+        self._background(asyncio.get_running_loop().create_task(self._run(copy, backend)))
         SHADOWS.labels(request.queue, "started").inc()
         return True
 

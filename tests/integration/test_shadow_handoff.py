@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis
@@ -34,7 +35,7 @@ def url_of(redis_db: redis.Redis) -> str:
 
 
 def copies(task_queue: str, count: int) -> list[EnqueueRequest]:
-    """Shadow copies of ``count`` new jobs (ids unique in the run: one Temporal server)."""
+    """``count`` new jobs to shadow (ids unique in the run: one Temporal server)."""
     run = uuid.uuid4().hex[:8]
     return [copy(task_queue, f"{run}-{i}", {"i": i}) for i in range(count)]
 
@@ -43,9 +44,13 @@ def copy(task_queue: str, job_id: str, data: dict[str, int]) -> EnqueueRequest:
     return EnqueueRequest(
         queue="email-send", job_id=job_id, job_name="__default__", data=data,
         data_json=json.dumps(data), options=JobOptions(), timestamp_ms=1,
-        workflow_type="sendEmail", task_queue=task_queue, rq_function="f", shadow=True,
-        compare_within_s=5,
+        workflow_type="sendEmail", task_queue=task_queue, rq_function="f",
     )  # fmt: skip
+
+
+def as_copy(request: EnqueueRequest) -> EnqueueRequest:
+    """The shadow copy a relay starts for ``request``."""
+    return replace(request, shadow=True, compare_within_s=5)
 
 
 async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **options: int) -> int:
@@ -54,7 +59,7 @@ async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **opti
     evidence = Evidence(async_client(url_of(redis_db), 5.0, decode_responses=True))
     handoff = ShadowHandoff(client, max_waiting=options.get("max_waiting", 1000),
                             backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
-    taken = sum(handoff.submit(request, TemporalBackend()) for request in requests)
+    taken = sum(handoff.submit(request, 5, TemporalBackend()) for request in requests)
     await handoff.drain(5.0)
     await handoff.aclose()
     await evidence.aclose()
@@ -118,7 +123,7 @@ async def test_copies_a_killed_relay_held_are_started_once_by_another(
     redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
     assert len(redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})[0][1]) == 20
     backend = TemporalBackend(client=temporal_client)
-    first_runs = [(await backend.enqueue(r)).run_id for r in requests[:5]]
+    first_runs = [(await backend.enqueue(as_copy(r))).run_id for r in requests[:5]]
     relay, stop = relay_for(temporal_client, redis_db, retry_s=0.5), asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     async with asyncio.timeout(30):

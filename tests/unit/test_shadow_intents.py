@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
 from backends.temporal import TemporalBackend
-from queue_router import JobOptions
+from queue_router import Backoff, JobOptions
 from queue_router.contract import EnqueueRequest
 from queue_router.redis_client import async_client
 from queue_router.shadow_handoff import ShadowHandoff, decode_intent, encode_intent
@@ -20,15 +21,17 @@ def shadow_copy() -> EnqueueRequest:
     data = {"to": "ü@b.c", "n": [1, {"deep": None}]}
     return EnqueueRequest(
         queue="q", job_id="j-1", job_name="send", data=data, data_json=json.dumps(data),
-        options=JobOptions(attempts=3, delay_ms=10), timestamp_ms=5, workflow_type="w",
-        task_queue="tq", rq_function="f", shadow=True, compare_within_s=30,
+        options=JobOptions(attempts=3, delay_ms=10, backoff=Backoff("exponential", 100)),
+        timestamp_ms=5, workflow_type="w",
+        task_queue="tq", rq_function="f",
         versioning="pinned", workflow_id="q/custom-j-1",
     )  # fmt: skip
 
 
-def test_a_copy_reads_back_as_the_same_request() -> None:
+def test_a_copy_reads_back_as_the_request_marked_as_a_shadow() -> None:
     request = shadow_copy()
-    assert decode_intent(encode_intent(request)) == request
+    expected = replace(request, shadow=True, compare_within_s=30)
+    assert decode_intent(encode_intent(request, 30)) == expected
 
 
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"queue": "q"}'])
@@ -41,8 +44,8 @@ async def test_copies_redis_never_took_are_counted_as_dropped_and_nothing_raises
     counts = Counts()
     client = async_client(f"redis://127.0.0.1:{free_port()}", 1.0, decode_responses=True)
     handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
-    assert handoff.submit(shadow_copy(), TemporalBackend())
-    assert handoff.submit(shadow_copy(), TemporalBackend())
+    assert handoff.submit(shadow_copy(), 30, TemporalBackend())
+    assert handoff.submit(shadow_copy(), 30, TemporalBackend())
     await handoff.drain(5.0)
     await handoff.aclose()
     assert counts("queue_router_shadow_total", queue="q", result="dropped") == 2
@@ -57,9 +60,9 @@ async def test_copies_a_closing_router_could_not_hand_off_in_time_are_counted() 
     port = silent.sockets[0].getsockname()[1]
     client = async_client(f"redis://127.0.0.1:{port}", 30.0, decode_responses=True)
     handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
-    assert handoff.submit(shadow_copy(), TemporalBackend())
+    assert handoff.submit(shadow_copy(), 30, TemporalBackend())
     await asyncio.sleep(0.1)  # the write is under way
-    assert handoff.submit(shadow_copy(), TemporalBackend())  # waits behind it
+    assert handoff.submit(shadow_copy(), 30, TemporalBackend())  # waits behind it
     await handoff.drain(0.2)
     await handoff.aclose()
     for writer in accepted:
