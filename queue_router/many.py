@@ -160,6 +160,7 @@ def receipt(
     failures: tuple[Placement, ...] = (),
     fell_back: bool = False,
     reason: str | None = None,
+    shadow_started: bool = False,
 ) -> Receipt:
     """The receipt of one job: the route it took, who holds it, which sides failed."""
     return Receipt(
@@ -172,4 +173,5 @@ def receipt(
         failures=failures,
         fell_back=fell_back,
         fallback_reason=reason,
+        shadow_started=shadow_started,
     )

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from mmh3 import hash as mmh3_hash  # a global name: no module attribute lookup per route
@@ -378,25 +377,11 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
     def _place(
         self, config: QueueConfig, route: Route, request: EnqueueRequest
     ) -> Awaitable[Receipt]:
-        """Place a resolved job on its route. Not a coroutine itself: a route without a
-        shadow is awaited directly, one coroutine less on the hot path."""
+        """Place a resolved job on its route (a shadow copy is ``_single``'s: shadow mode
+        writes one side). Not a coroutine itself: one coroutine less on the hot path."""
         if route.secondary is not None:
-            placed = self._dual(route, request)
-        else:
-            placed = self._single(route, request, config)
-        if route.shadow is None:
-            return placed
-        return self._with_shadow(placed, config, route, request)
-
-    async def _with_shadow(
-        self, placed: Awaitable[Receipt], config: QueueConfig, route: Route, request: EnqueueRequest
-    ) -> Receipt:
-        """The job ``placed`` on its real path, then its shadow copy started in the
-        background (the caller never waits for it)."""
-        receipt = await placed
-        assert route.shadow is not None
-        started = self._shadow.submit(request, config.shadow.within_s, self._backends[route.shadow])
-        return replace(receipt, shadow_started=started)
+            return self._dual(route, request)
+        return self._single(route, request, config)
 
     async def _call(
         self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False
@@ -456,7 +441,12 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         finally:
             if admission is Admission.PROBE:  # the guard is open while probing: gauge stays 1
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
-        return receipt(route, request, (placement,))
+        if route.shadow is None:
+            return receipt(route, request, (placement,))
+        # The real job is placed: now its shadow copy, in the background (never awaited).
+        backend = self._backends[route.shadow]
+        started = self._shadow.submit(request, config.shadow.within_s, backend)
+        return receipt(route, request, (placement,), shadow_started=started)
 
     async def _fall_back(
         self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str, why: str
