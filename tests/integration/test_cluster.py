@@ -11,22 +11,29 @@ import asyncio
 import collections
 import json
 import random
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from temporalio.client import Client
 
+from backends.temporal import TemporalBackend
 from queue_router import JobOptions, QueueRouter
 from queue_router.placements import RedisPlacementMemory
 from queue_router.processors import EffectClaims, effect_key
 from queue_router.receipts import Placement
+from queue_router.shadow_handoff import INTENTS_KEY
+from queue_router.shadow_relay import ShadowRelay
 from queue_router.testing.devservers import RedisClusterServer
+from queue_router.wiring import control_client
 from tests.conftest import CLUSTER_PREFIX, cluster_fields, run_cli
 from tests.integration.test_faults import attempts_of, bull_entries, crash_and_restart, run_stream
 from tests.interop.node import TESTS, run_node
 from tests.oracle import audit
+from tests.relay import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
@@ -143,3 +150,28 @@ async def test_a_master_killed_during_enqueues(
         print(f"\n[cluster master killed] {dict(outcomes)} {result.figures()}")
     assert result.passed, result
     assert outcomes["failed"] + outcomes["unknown"] > 0, "the kill did not bite"
+
+
+async def test_shadow_copies_handed_off_and_relayed_on_the_cluster(
+    make_router: Callable[..., Any], redis_cluster: RedisClusterServer,
+    cluster_db: redis.RedisCluster, temporal_client: Client,
+) -> None:  # fmt: skip
+    router: QueueRouter = await make_router(temporal_shadow_mode=True,
+                                            **cluster_fields(redis_cluster))  # fmt: skip
+    run = uuid.uuid4().hex[:8]
+    receipts = [await router.enqueue("email-send", {"n": i}, job_id=f"{run}-{i}") for i in range(5)]
+    assert all(r.shadow_started for r in receipts)
+    await router.aclose()  # the last copies' write
+    assert cluster_db.xlen(INTENTS_KEY) == 5
+    relay = ShadowRelay(control_client(router.settings), TemporalBackend(client=temporal_client),
+                        block_s=0.2)  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    async with asyncio.timeout(30):
+        await until(lambda: not cluster_db.xlen(INTENTS_KEY))
+    stop.set()
+    await running
+    await relay.aclose()
+    for i in range(5):
+        handle = temporal_client.get_workflow_handle(f"shadow/email-send/{run}-{i}")
+        assert (await (await handle.describe()).memo())["shadow"] is True
