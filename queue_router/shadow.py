@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import replace
 
 from redis.exceptions import RedisError
 
-from queue_router.contract import Backend, EnqueueRequest
+from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.logsummary import LogSummary
 from queue_router.metrics import SHADOWS
@@ -37,7 +38,7 @@ log = logging.getLogger("queue_router.shadow")
 __all__ = ["ShadowRunner", "ShadowStarts"]
 
 
-class ShadowStarts:
+class ShadowStarts(AsyncLifecycle, ABC):
     """What both ways share: the bound, the drop count, and draining at close."""
 
     def __init__(self, *, limit: int, evidence: Evidence | None = None) -> None:
@@ -48,10 +49,10 @@ class ShadowStarts:
         self._drops: Counter[str] = Counter()
         self._flusher: asyncio.Task[None] | None = None
 
+    @abstractmethod
     def submit(self, request: EnqueueRequest, within_s: int, backend: Backend) -> bool:
         """Start a shadow copy of ``request`` on ``backend`` in the background, comparing
         within ``within_s``; False if dropped for lack of room."""
-        raise NotImplementedError
 
     def _background(self, work: asyncio.Task[None]) -> None:
         self._tasks.add(work)
@@ -95,9 +96,6 @@ class ShadowStarts:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
         self._log.flush()
-
-    async def aclose(self) -> None:
-        """Release connections; a no-op unless overridden."""
 
 
 class ShadowRunner(ShadowStarts):
