@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import redis
 from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
-from queue_router import JobOptions
+from queue_router import Job, JobOptions, QueueRouter, Receipt
 from queue_router.contract import EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.redis_client import async_client
 from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, ShadowHandoff
 from queue_router.testing.devservers import free_port
+from tests.conftest import worker_env
 from tests.counts import Counts
 from tests.relay import relay_for, until, until_relayed
 from workflows.envelope import workflow_id
@@ -180,3 +184,31 @@ async def test_an_idle_relay_creates_nothing_and_skips_an_entry_it_cannot_read(
     await running
     await relay.aclose()
     assert await started(temporal_client, request)
+
+
+async def test_a_worker_killed_mid_relay_leaves_its_copies_to_the_next_one(
+    make_router: Callable[..., Any], redis_db: redis.Redis, temporal_client: Client,
+    spawn_worker: Callable[..., subprocess.Popen[bytes]],
+) -> None:  # fmt: skip
+    """Real ``queue-router worker`` processes: the first is SIGKILLed while it relays."""
+    router: QueueRouter = await make_router(temporal_shadow_mode=True)
+    run = uuid.uuid4().hex[:8]
+    jobs = [Job({"n": i}, job_id=f"{run}-{i}") for i in range(300)]
+    receipts = await router.enqueue_many("email-send", jobs)
+    assert all(isinstance(r, Receipt) and r.shadow_started for r in receipts)
+    await router.aclose()
+    assert redis_db.xlen(INTENTS_KEY) == 300
+    env = worker_env(router.settings, QUEUE_ROUTER_SHADOW_RETRY_MS="1000")
+    first = spawn_worker(["worker"], env)
+    async with asyncio.timeout(60):  # it has read a batch and is starting it
+        await until(lambda: pending(redis_db) > 0)
+    first.kill()
+    first.wait()
+    assert pending(redis_db) > 0  # read by the killed worker, never answered
+    spawn_worker(["worker"], env)
+    async with asyncio.timeout(90):
+        await until_relayed(redis_db)
+    assert pending(redis_db) == 0
+    for job in jobs:
+        handle = temporal_client.get_workflow_handle(f"shadow/email-send/{job.job_id}")
+        assert (await (await handle.describe()).memo())["shadow"] is True
