@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 import redis
 from temporalio.client import Client
@@ -24,17 +25,23 @@ def relay_for(
                        **options)  # fmt: skip
 
 
-async def relay_once(client: Client, redis_db: redis.Redis, within_s: float = 30) -> None:
-    """Relay until every handed-off copy is started (the stream is empty), or fail."""
-    relay, stop = relay_for(client, redis_db), asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
+@contextlib.asynccontextmanager
+async def running(relay: ShadowRelay) -> AsyncIterator[ShadowRelay]:
+    """``relay`` running in the background; stopped and closed on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
     try:
-        async with asyncio.timeout(within_s):
-            await until_relayed(redis_db)
+        yield relay
     finally:
         stop.set()
-        await running
+        await task
         await relay.aclose()
+
+
+async def relay_once(client: Client, redis_db: redis.Redis, within_s: float = 30) -> None:
+    """Relay until every handed-off copy is started (the stream is empty), or fail."""
+    async with running(relay_for(client, redis_db)), asyncio.timeout(within_s):
+        await until_relayed(redis_db)
 
 
 async def until(check: Callable[[], object]) -> None:

@@ -33,7 +33,7 @@ from tests.conftest import CLUSTER_PREFIX, cluster_fields, run_cli
 from tests.integration.test_faults import attempts_of, bull_entries, crash_and_restart, run_stream
 from tests.interop.node import TESTS, run_node
 from tests.oracle import audit
-from tests.relay import until
+from tests.relay import running, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
@@ -165,13 +165,8 @@ async def test_shadow_copies_handed_off_and_relayed_on_the_cluster(
     assert cluster_db.xlen(INTENTS_KEY) == 5
     relay = ShadowRelay(control_client(router.settings), TemporalBackend(client=temporal_client),
                         block_s=0.2)  # fmt: skip
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    async with asyncio.timeout(30):
+    async with running(relay), asyncio.timeout(30):
         await until(lambda: not cluster_db.xlen(INTENTS_KEY))
-    stop.set()
-    await running
-    await relay.aclose()
     for i in range(5):
         handle = temporal_client.get_workflow_handle(f"shadow/email-send/{run}-{i}")
         assert (await (await handle.describe()).memo())["shadow"] is True

@@ -28,7 +28,7 @@ from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, ShadowHandoff
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts
-from tests.relay import relay_for, until, until_relayed
+from tests.relay import relay_for, running, until, until_relayed
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -128,13 +128,8 @@ async def test_copies_a_killed_relay_held_are_started_once_by_another(
     assert len(redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})[0][1]) == 20
     backend = TemporalBackend(client=temporal_client)
     first_runs = [(await backend.enqueue(as_copy(r))).run_id for r in requests[:5]]
-    relay, stop = relay_for(temporal_client, redis_db, retry_s=0.5), asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    async with asyncio.timeout(30):
+    async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
         await until_relayed(redis_db)
-    stop.set()
-    await running
-    await relay.aclose()
     assert [await started(temporal_client, r) for r in requests[:5]] == first_runs
     assert all([await started(temporal_client, r) for r in requests[5:]])
     assert counts("queue_router_shadow_total", queue="email-send", result="ok") == 20
@@ -147,42 +142,28 @@ async def test_copies_stay_in_redis_while_temporal_is_unreachable(
     requests = copies(task_queue, 10)
     await hand_off(redis_db, requests)
     unreachable = TemporalBackend(f"127.0.0.1:{free_port()}", rpc_timeout_s=0.3, retry_s=0.2)
-    blind = relay_for(temporal_client, redis_db, unreachable)
-    stop = asyncio.Event()
-    running = asyncio.create_task(blind.run(stop))
-    async with asyncio.timeout(30):
-        await until(lambda: pending(redis_db) == 10)
-    await asyncio.sleep(1.0)  # its starts fail; it must not acknowledge them
-    stop.set()
-    await running
-    await blind.aclose()
+    async with running(relay_for(temporal_client, redis_db, unreachable)):
+        async with asyncio.timeout(30):
+            await until(lambda: pending(redis_db) == 10)
+        await asyncio.sleep(1.0)  # its starts fail; it must not acknowledge them
     assert redis_db.xlen(INTENTS_KEY) == 10
     assert pending(redis_db) == 10
-    relay, stop = relay_for(temporal_client, redis_db, retry_s=0.5), asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    async with asyncio.timeout(30):
+    async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
         await until_relayed(redis_db)
-    stop.set()
-    await running
-    await relay.aclose()
     assert all([await started(temporal_client, r) for r in requests])
 
 
 async def test_an_idle_relay_creates_nothing_and_skips_an_entry_it_cannot_read(
     redis_db: redis.Redis, temporal_client: Client, task_queue: str
 ) -> None:
-    relay, stop = relay_for(temporal_client, redis_db), asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(0.6)
-    assert redis_db.keys("*") == []  # no router handed off anything: no stream, no group
-    redis_db.xadd(INTENTS_KEY, {"i": "not a record"})
-    [request] = copies(task_queue, 1)
-    await hand_off(redis_db, [request])
-    async with asyncio.timeout(30):
-        await until_relayed(redis_db)
-    stop.set()
-    await running
-    await relay.aclose()
+    async with running(relay_for(temporal_client, redis_db)):
+        await asyncio.sleep(0.6)
+        assert redis_db.keys("*") == []  # no router handed off anything: no stream, no group
+        redis_db.xadd(INTENTS_KEY, {"i": "not a record"})
+        [request] = copies(task_queue, 1)
+        await hand_off(redis_db, [request])
+        async with asyncio.timeout(30):
+            await until_relayed(redis_db)
     assert await started(temporal_client, request)
 
 
