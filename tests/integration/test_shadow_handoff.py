@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -172,24 +173,35 @@ async def test_a_worker_killed_mid_relay_leaves_its_copies_to_the_next_one(
     spawn_worker: Callable[..., subprocess.Popen[bytes]],
 ) -> None:  # fmt: skip
     """Real ``queue-router worker`` processes: the first is SIGKILLed while it relays."""
-    router: QueueRouter = await make_router(temporal_shadow_mode=True)
+    queues = {"calc": {"mode": "shadow", "legacy": "bull", "workflow_type": "calcJob",
+                       "compare_within_s": 5}}  # fmt: skip
+    router: QueueRouter = await make_router(queues=queues)
     run = uuid.uuid4().hex[:8]
     jobs = [Job({"n": i}, job_id=f"{run}-{i}") for i in range(300)]
-    receipts = await router.enqueue_many("email-send", jobs)
+    receipts = await router.enqueue_many("calc", jobs)
     assert all(isinstance(r, Receipt) and r.shadow_started for r in receipts)
     await router.aclose()
     assert redis_db.xlen(INTENTS_KEY) == 300
-    env = worker_env(router.settings, QUEUE_ROUTER_SHADOW_RETRY_MS="1000")
-    first = spawn_worker(["worker"], env)
+    env = worker_env(router.settings, QUEUE_ROUTER_SHADOW_RETRY_MS="1000",
+                     QUEUE_ROUTER_QUEUES=json.dumps(queues))  # fmt: skip
+    first = drained(spawn_worker(["worker"], env))
     async with asyncio.timeout(60):  # it has read a batch and is starting it
         await until(lambda: pending(redis_db) > 0)
     first.kill()
     first.wait()
     assert pending(redis_db) > 0  # read by the killed worker, never answered
-    spawn_worker(["worker"], env)
+    drained(spawn_worker(["worker"], env))
     async with asyncio.timeout(90):
         await until_relayed(redis_db)
     assert pending(redis_db) == 0
     for job in jobs:
-        handle = temporal_client.get_workflow_handle(f"shadow/email-send/{job.job_id}")
+        handle = temporal_client.get_workflow_handle(f"shadow/calc/{job.job_id}")
         assert (await (await handle.describe()).memo())["shadow"] is True
+
+
+def drained(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Read ``process``'s output as it comes: a full pipe would stall the worker in a log
+    write (a shadow run that fails logs a traceback) and look like a relay that hangs."""
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process
