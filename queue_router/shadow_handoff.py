@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
@@ -28,7 +29,10 @@ from queue_router.metrics import SHADOWS
 from queue_router.redis_client import AsyncRedis
 from queue_router.shadow import ShadowStarts
 
-__all__ = ["INTENTS_KEY", "RELAY_GROUP", "ShadowHandoff", "decode_intent", "encode_intent"]
+__all__ = [
+    "INTENTS_KEY", "RELAY_GROUP", "Backlog", "ShadowHandoff", "backlog", "decode_intent",
+    "encode_intent",
+]  # fmt: skip
 
 INTENTS_KEY = "queue-router:shadow-intents"
 RELAY_GROUP = "relay"
@@ -46,6 +50,34 @@ for i = 2, #ARGV do
 end
 return added
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The handed-off copies no worker has started yet, for ``queue-router health``."""
+
+    waiting: int
+    """Copies in the stream: not yet started (or not yet acknowledged)."""
+    taken: int
+    """Of them, read by a relay that has not answered yet (or was killed)."""
+    oldest_s: float
+    """How long the oldest has waited (0 when none): a relay keeps it near zero."""
+
+
+async def backlog(client: AsyncRedis) -> Backlog:
+    """Read the backlog; the age is measured on Redis's clock, not this machine's."""
+    waiting = int(await client.xlen(INTENTS_KEY))
+    if not waiting:
+        return Backlog(0, 0, 0.0)
+    oldest: Any = await client.xrange(INTENTS_KEY, count=1)
+    seconds, micros = await client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    age_s = max(0, now_ms - int(str(oldest[0][0]).split("-", 1)[0])) / 1000 if oldest else 0.0
+    try:
+        taken = int((await client.xpending(INTENTS_KEY, RELAY_GROUP))["pending"])
+    except ResponseError:  # no group: no relay has read the stream yet
+        taken = 0
+    return Backlog(waiting, taken, age_s)
 
 
 def encode_intent(request: EnqueueRequest, within_s: int) -> str:

@@ -85,6 +85,10 @@ def cmd_health(args: argparse.Namespace) -> int:
             except StartupError as exc:
                 error = str(exc)
             checks = await readings.health(migrator.redis, client, error, settings.task_queues())
+            checks.append(await readings.shadow_handoff(
+                migrator.redis, backlog_max=settings.routing.shadow_backlog_max,
+                stale_s=2 * settings.worker.shadow_retry_ms / 1000,
+            ))  # fmt: skip
         _print(checks, args.json)
         return 0 if all(c["ok"] for c in checks) else 1
 

@@ -1,4 +1,5 @@
-"""Read-only views for operators: ``stats``, ``health``, ``check-stuck``, ``validate``.
+"""Read-only views for operators: ``stats``, ``health`` (+ the shadow handoff's backlog),
+``check-stuck``, ``validate``.
 
 Each returns plain data (rows of dicts) so the command can print a table or JSON, and a
 probe can use the exit code. Nothing here writes to Redis or Temporal.
@@ -19,8 +20,9 @@ from queue_router.migration import BullQueue
 from queue_router.migration.migrate import Migrator
 from queue_router.migration.rq import RQQueue
 from queue_router.redis_client import AsyncRedis
+from queue_router.shadow_handoff import backlog
 
-__all__ = ["check_stuck", "health", "stats", "temporal_counts", "validate"]
+__all__ = ["check_stuck", "health", "shadow_handoff", "stats", "temporal_counts", "validate"]
 
 _STATUSES = ("Running", "Completed", "Failed", "Canceled", "Terminated", "TimedOut")
 
@@ -102,6 +104,31 @@ async def health(
             }
         )
     return checks
+
+
+async def shadow_handoff(
+    redis_client: AsyncRedis, *, backlog_max: int, stale_s: float
+) -> dict[str, Any]:
+    """The shadow copies routers handed off that no worker has started: not ok when the
+    stream is full (new copies are dropped) or its oldest copy waited past ``stale_s``."""
+    try:
+        waiting = await backlog(redis_client)
+    except Exception as exc:
+        return {"check": "shadow handoff", "ok": False, "detail": str(exc)}
+    if not waiting.waiting:
+        return {"check": "shadow handoff", "ok": True, "detail": "no shadow copy waits"}
+    detail = (f"{waiting.waiting} shadow copies wait for a worker ({waiting.taken} taken), "
+              f"the oldest for {waiting.oldest_s:.0f}s")  # fmt: skip
+    if waiting.waiting >= backlog_max:
+        return {"check": "shadow handoff", "ok": False,
+                "detail": f"{detail}: full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX), new copies are "
+                          "dropped; is `queue-router worker` running?"}  # fmt: skip
+    if waiting.oldest_s > stale_s:
+        return {"check": "shadow handoff", "ok": False,
+                "detail": f"{detail}: none started in two retry intervals "
+                          "(QUEUE_ROUTER_SHADOW_RETRY_MS); is `queue-router worker` running, "
+                          "and can it reach Temporal?"}  # fmt: skip
+    return {"check": "shadow handoff", "ok": True, "detail": detail}
 
 
 async def check_stuck(

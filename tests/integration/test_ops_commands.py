@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from queue_router import JobOptions, QueueRouter, Settings
 from queue_router.processors import Registry
+from queue_router.shadow_handoff import INTENTS_KEY
 from queue_router.testing.devservers import RedisServer, free_port
 from tests.conftest import worker_env
 from tests.integration.test_migrate import bull_snapshot
@@ -99,9 +100,33 @@ async def test_health_exit_code_follows_servers_and_pollers(
         "redis",
         "temporal",
         f"pollers {settings.temporal.temporal_task_queue}",
+        "shadow handoff",
     }
     code, out = await cli(make_settings(temporal_cluster_url=f"127.0.0.1:{free_port()}"), "health")
     assert code == 1 and "cannot reach Temporal" in out
+
+
+async def test_health_flags_shadow_copies_no_worker_starts(
+    make_settings: Callable[..., Settings], redis_db: redis.Redis
+) -> None:
+    settings = make_settings()
+
+    async def shadow_row(**env: str) -> dict[str, Any]:
+        _, out = await cli(settings, "health", "--json", **env)
+        row: dict[str, Any] = {c["check"]: c for c in json.loads(out)}["shadow handoff"]
+        return row
+
+    assert (await shadow_row())["ok"]  # nothing handed off
+    redis_db.xadd(INTENTS_KEY, {"i": "{}"})  # handed off just now
+    assert (await shadow_row())["ok"]
+    row = await shadow_row(QUEUE_ROUTER_SHADOW_BACKLOG_MAX="1")
+    assert not row["ok"] and "full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX)" in row["detail"]
+    redis_db.delete(INTENTS_KEY)
+    redis_db.xadd(INTENTS_KEY, {"i": "{}"}, id="1-0")  # handed off in 1970: never started
+    redis_db.xadd(INTENTS_KEY, {"i": "{}"})
+    row = await shadow_row()
+    assert not row["ok"] and row["detail"].startswith("2 shadow copies wait for a worker")
+    assert "is `queue-router worker` running" in row["detail"]
 
 
 async def test_check_stuck_finds_dead_worker_jobs_and_long_workflows(
