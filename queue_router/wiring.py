@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.client import Client
 from temporalio.service import TLSConfig
 
 from backends.bull import BullBackend
@@ -92,8 +93,9 @@ def backends_from_settings(settings: Settings) -> dict[str, Backend]:
     return backends
 
 
-def temporal_backend(settings: Settings) -> TemporalBackend:
-    """The Temporal backend (the router's, and the migration tool's) from the settings."""
+def temporal_backend(settings: Settings, client: Client | None = None) -> TemporalBackend:
+    """The Temporal backend (the router's, the migration tool's, the shadow relay's) from
+    the settings; on ``client`` when given (a worker's own)."""
     temporal = settings.temporal
     return TemporalBackend(
         temporal.temporal_cluster_url,
@@ -102,4 +104,5 @@ def temporal_backend(settings: Settings) -> TemporalBackend:
         rpc_timeout_s=temporal.temporal_rpc_timeout_ms / 1000,
         retry_s=temporal.temporal_retry_ms / 1000,
         api_key=api_key(settings),
+        client=client,
     )

@@ -26,7 +26,6 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.shadow import ShadowActivities
 from activities.temporal import ProcessorActivities
-from backends.temporal import TemporalBackend
 from queue_router.config import Settings
 from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import ConfigError, StartupError
@@ -38,7 +37,7 @@ from queue_router.redact import redact_url
 from queue_router.redis_client import tls_kwargs
 from queue_router.sdk_logs import core_runtime
 from queue_router.shadow_relay import ShadowRelay
-from queue_router.wiring import api_key, control_client, tls_config
+from queue_router.wiring import api_key, control_client, temporal_backend, tls_config
 from workflows import ALL_WORKFLOWS
 from workflows.versioned import VERSIONED_WORKFLOWS
 
@@ -142,7 +141,7 @@ async def run_worker(
         ]
     running = [asyncio.create_task(worker.run()) for worker in workers]
     relay = ShadowRelay(
-        control_client(settings), TemporalBackend(client=client),
+        control_client(settings), temporal_backend(settings, client),
         retry_s=settings.worker.shadow_retry_ms / 1000,
         block_s=min(1.0, settings.redis.redis_timeout_ms / 2000),  # a read outlives no timeout
     )  # fmt: skip
