@@ -36,6 +36,9 @@ __all__ = [
 
 INTENTS_KEY = "queue-router:shadow-intents"
 RELAY_GROUP = "relay"
+_PER_CALL = 500
+"""Copies per script call at most: a backlog that built up while Redis was slow goes in
+calls that each keep Redis busy for milliseconds, not one that blocks it for longer."""
 
 # Add the copies while the stream has room; the rest are refused, never trimmed away.
 # KEYS: the stream; ARGV: the bound, then the copies. Returns how many were added (the
@@ -139,7 +142,7 @@ class ShadowHandoff(ShadowStarts):
         batch: list[tuple[str, str]] = []
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                batch, self._waiting = self._waiting[:_PER_CALL], self._waiting[_PER_CALL:]
                 added, why = await self._hand_off(batch)
                 for queue, count in Counter(queue for queue, _ in batch[:added]).items():
                     SHADOWS.labels(queue, "handed_off").inc(count)

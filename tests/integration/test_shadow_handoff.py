@@ -107,6 +107,10 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
     assert counts("queue_router_shadow_total", queue="email-send", result="handed_off") == 30
     assert counts("queue_router_shadow_total", queue="email-send", result="dropped") == 20
     assert dropped_in_evidence(redis_db) == 20  # what shadow-report shows
+    before = script_calls(redis_db)
+    taken = await hand_off(redis_db, copies(task_queue, 1200), max_waiting=2000, backlog_max=10_000)
+    assert taken == 1200 and script_calls(redis_db) - before == 3  # 500 a call at most
+    assert redis_db.xlen(INTENTS_KEY) == 1230
 
 
 async def test_past_max_waiting_the_router_drops_before_redis(
