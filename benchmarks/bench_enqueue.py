@@ -406,7 +406,7 @@ async def main(jobs: int, concurrency: int) -> None:
         print(
             f"shadow p99 with Temporal down / bull p99: {down_p99 / percentile(seen['bull'], 0.99):.2f}"
         )
-        print(f"shadow copies: {shadow_stats} (dropped = over QUEUE_ROUTER_SHADOW_MAX_IN_FLIGHT)")
+        print(f"shadow copies: {shadow_stats} (dropped: over a bound, see QUEUE_ROUTER_SHADOW_*)")
         print(f"shadow copies with Temporal down: {down_stats}")
         cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
         cost = await shadow_cost(settings, cost_jobs, concurrency)
