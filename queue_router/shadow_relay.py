@@ -48,6 +48,7 @@ class ShadowRelay:
         retry_s: how long a copy stays with a relay that did not finish it before any
             relay takes it again.
         concurrency: starts running at once.
+        block_s: how long one read waits for new copies (below the Redis timeout).
     """
 
     def __init__(
