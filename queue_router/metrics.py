@@ -28,6 +28,8 @@ __all__ = [
     "JOB_SECONDS",
     "ROUTE_PERCENTAGE",
     "SHADOWS",
+    "SHADOW_BACKLOG",
+    "SHADOW_BACKLOG_AGE",
     "SHADOW_COMPARISONS",
     "WORKER_RAMP",
     "EnqueueOutcome",
@@ -162,6 +164,14 @@ ROUTE_PERCENTAGE = Gauge(
     "queue_router_route_percentage",
     "The effective share of the queue's keys whose primary is Temporal, 0..100.",
     ["queue"],
+)
+SHADOW_BACKLOG = Gauge(
+    "queue_router_shadow_backlog",
+    "Shadow copies routers handed off that no worker has started yet (set by the relays).",
+)
+SHADOW_BACKLOG_AGE = Gauge(
+    "queue_router_shadow_backlog_oldest_seconds",
+    "How long the oldest handed-off shadow copy has waited for a worker (set by the relays).",
 )
 GUARD_OPEN = Gauge(
     "queue_router_guard_open",

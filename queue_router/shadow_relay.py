@@ -27,15 +27,17 @@ from redis.exceptions import RedisError, ResponseError
 from queue_router.contract import Backend
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
 from queue_router.logsummary import LogSummary
-from queue_router.metrics import SHADOWS
+from queue_router.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
 from queue_router.redis_client import AsyncRedis
-from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, decode_intent
+from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, backlog, decode_intent
 
 __all__ = ["ShadowRelay"]
 
 log = logging.getLogger("queue_router.shadow")
 
 Entry = tuple[str | None, dict[str, str] | None]
+_REPORT_S = 5.0
+"""How often a relay reads the backlog for its gauges."""
 
 
 class ShadowRelay:
@@ -72,9 +74,14 @@ class ShadowRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; Redis errors are logged and waited out."""
         loop = asyncio.get_running_loop()
-        next_claim = 0.0
+        next_claim = next_report = 0.0
         while not stop.is_set():
             try:
+                if loop.time() >= next_report:
+                    next_report = loop.time() + _REPORT_S
+                    waiting = await backlog(self._redis)
+                    SHADOW_BACKLOG.set(waiting.waiting)
+                    SHADOW_BACKLOG_AGE.set(waiting.oldest_s)
                 if loop.time() >= next_claim:  # copies another relay left unfinished
                     next_claim = loop.time() + self._retry_ms / 4000
                     if await self._relay(await self._claim()):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
@@ -153,6 +154,7 @@ async def test_copies_stay_in_redis_while_temporal_is_unreachable(
         await asyncio.sleep(1.0)  # its starts fail; it must not acknowledge them
     assert redis_db.xlen(INTENTS_KEY) == 10
     assert pending(redis_db) == 10
+    assert REGISTRY.get_sample_value("queue_router_shadow_backlog") == 10  # what it reported
     async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
         await until_relayed(redis_db)
     assert all([await started(temporal_client, r) for r in requests])
