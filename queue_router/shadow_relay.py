@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
@@ -99,29 +100,27 @@ class ShadowRelay:
         await self._redis.aclose()
 
     async def _read(self) -> list[Entry]:
-        try:
-            reply: Any = await self._redis.xreadgroup(
-                RELAY_GROUP, self.consumer, {INTENTS_KEY: ">"},
-                count=self._batch, block=self._block_ms,
-            )  # fmt: skip
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self._join()
-            return []
+        reply: Any = await self._in_group(self._redis.xreadgroup(
+            RELAY_GROUP, self.consumer, {INTENTS_KEY: ">"},
+            count=self._batch, block=self._block_ms,
+        ))  # fmt: skip
         return list(reply[0][1]) if reply else []
 
     async def _claim(self) -> list[Entry]:
+        reply: Any = await self._in_group(self._redis.xautoclaim(
+            INTENTS_KEY, RELAY_GROUP, self.consumer, self._retry_ms, count=self._batch
+        ))  # fmt: skip
+        return list(reply[1]) if reply else []
+
+    async def _in_group(self, command: Awaitable[Any]) -> Any:
+        """``command``'s reply, or None when the group is not there yet (then made)."""
         try:
-            reply: Any = await self._redis.xautoclaim(
-                INTENTS_KEY, RELAY_GROUP, self.consumer, self._retry_ms, count=self._batch
-            )
+            return await command
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self._join()
-            return []
-        return list(reply[1])
+            return None
 
     async def _join(self) -> None:
         """Make the group once the stream exists, reading it from its first copy."""

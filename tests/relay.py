@@ -15,14 +15,18 @@ from queue_router.shadow_handoff import INTENTS_KEY
 from queue_router.shadow_relay import ShadowRelay
 
 
+def url_of(redis_db: redis.Redis) -> str:
+    """The URL of the test's Redis, for a client of another kind."""
+    return "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
+
+
 def relay_for(
     client: Client, redis_db: redis.Redis, backend: TemporalBackend | None = None, **options: float
 ) -> ShadowRelay:
     """A relay on the test's Redis that starts copies with ``client`` (or ``backend``)."""
-    url = "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
     backend = backend or TemporalBackend(client=client)
-    return ShadowRelay(async_client(url, 5.0, decode_responses=True), backend, block_s=0.2,
-                       **options)  # fmt: skip
+    redis = async_client(url_of(redis_db), 5.0, decode_responses=True)
+    return ShadowRelay(redis, backend, block_s=0.2, **options)
 
 
 @contextlib.asynccontextmanager

@@ -30,14 +30,10 @@ from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, ShadowHandoff
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts
-from tests.relay import relay_for, running, until, until_relayed
+from tests.relay import relay_for, running, until, until_relayed, url_of
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
-
-
-def url_of(redis_db: redis.Redis) -> str:
-    return "redis://{host}:{port}".format(**redis_db.connection_pool.connection_kwargs)
 
 
 def copies(task_queue: str, count: int) -> list[EnqueueRequest]:
