@@ -246,7 +246,7 @@ class OneConnection:
 
 
 async def run_script(
-    one: OneConnection, script: AsyncScript, calls: Sequence[Sequence[str | int]]
+    one: OneConnection, script: AsyncScript, calls: Sequence[Sequence[str | int | bytes]]
 ) -> list[Any]:
     """One reply per call of ``script`` (its key count, keys and arguments), in order;
     error replies as redis-py's exceptions.

@@ -12,7 +12,7 @@ from backends.temporal import TemporalBackend
 from queue_router import Backoff, JobOptions
 from queue_router.contract import EnqueueRequest
 from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import ShadowHandoff, decode_intent, encode_intent
+from queue_router.shadow_handoff import IntentEncoder, ShadowHandoff, decode_intent
 from queue_router.testing.devservers import free_port
 from tests.counts import Counts
 
@@ -24,17 +24,31 @@ def shadow_copy() -> EnqueueRequest:
         options=JobOptions(attempts=3, delay_ms=10, backoff=Backoff("exponential", 100)),
         timestamp_ms=5, workflow_type="w",
         task_queue="tq", rq_function="f",
-        versioning="pinned", workflow_id="q/custom-j-1",
+        versioning="pinned", workflow_id="q/custom-j-1", list_key="q-list", list_envelope=True,
     )  # fmt: skip
 
 
 def test_a_copy_reads_back_as_the_request_marked_as_a_shadow() -> None:
     request = shadow_copy()
     expected = replace(request, shadow=True, compare_within_s=30)
-    assert decode_intent(encode_intent(request, 30)) == expected
+    assert decode_intent(IntentEncoder()(request, 30)) == expected
 
 
-@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"queue": "q"}'])
+def test_a_queue_s_shared_part_is_encoded_again_when_a_job_differs_in_it() -> None:
+    """The part a queue's copies share is kept per queue: a job with its own options (or
+    a changed compare window) must not travel with the first job's."""
+    encode, first = IntentEncoder(), shadow_copy()
+    own_options = replace(first, job_id="j-2", options=JobOptions(attempts=9, priority=4))
+    renamed = replace(first, job_id="j-3", job_name="other", workflow_type="w2")
+    for request, within_s in [(first, 30), (own_options, 30), (renamed, 30), (first, 45)]:
+        expected = replace(request, shadow=True, compare_within_s=within_s)
+        assert decode_intent(encode(request, within_s)) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["not json", "[1, 2]", '{"queue": "q"}', '{"shared": {}, "own": [1]}',
+             '{"shared": 3, "own": ["j", "{}", 1, ""]}', '{"shared": {}, "own": 7}'],
+)  # fmt: skip
 def test_what_is_not_a_copy_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         decode_intent(text)
