@@ -1,12 +1,13 @@
 """``ShadowRelay``: the worker side of the shadow handoff, which starts the copies.
 
 Every ``queue-router worker`` runs one. The relays read ``INTENTS_KEY`` as one consumer
-group, so each copy goes to one of them; a copy is acknowledged and deleted once its
-start has an answer. A copy whose start is in doubt (Temporal unreachable, a timeout)
-stays pending, and so does every copy of a relay killed mid-batch: after
-``QUEUE_ROUTER_SHADOW_RETRY_MS`` any relay claims it (``XAUTOCLAIM``) and starts it
-again. Starting twice is harmless: a shadow copy's workflow id is fixed by its job id,
-so the second start finds the first.
+group, so each entry (a router's batch of copies) goes to one of them; an entry is
+acknowledged and deleted once the start of every copy in it has an answer. An entry with
+a copy whose start is in doubt (Temporal unreachable, a timeout) stays pending, and so
+does every entry of a relay killed mid-batch: after ``QUEUE_ROUTER_SHADOW_RETRY_MS`` any
+relay claims it (``XAUTOCLAIM``) and starts its copies again. Starting twice is
+harmless: a shadow copy's workflow id is fixed by its job id, so the second start finds
+the first (and counts as ``ok`` again in ``queue_router_shadow_total``).
 
 The relay creates nothing in Redis by itself: until a router hands off a copy there is
 no stream, and the group is made on the first one.
@@ -30,7 +31,14 @@ from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, Queue
 from queue_router.logsummary import LogSummary
 from queue_router.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
 from queue_router.redis_client import AsyncRedis
-from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, backlog, decode_intent
+from queue_router.shadow_handoff import (
+    COPIES_KEY,
+    INTENTS_KEY,
+    RELAY_GROUP,
+    backlog,
+    decode_intent,
+    entry_copies,
+)  # fmt: skip
 
 __all__ = ["ShadowRelay"]
 
@@ -39,6 +47,21 @@ log = logging.getLogger("queue_router.shadow")
 Entry = tuple[str | None, dict[str, str] | None]
 _REPORT_S = 5.0
 """How often a relay reads the backlog for its gauges."""
+
+# Acknowledge and delete answered entries; the count loses the copies of each entry this
+# call deleted (one deleted already, by a relay that claimed it too, counts once).
+# KEYS: the stream, its count; ARGV: the group, then each entry's id and its copies.
+_DONE = """
+local gone = 0
+for i = 2, #ARGV, 2 do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then gone = gone + tonumber(ARGV[i + 1]) end
+end
+local left = tonumber(redis.call('GET', KEYS[2]) or '0') - gone
+if left < 0 or redis.call('XLEN', KEYS[1]) == 0 then left = 0 end
+redis.call('SET', KEYS[2], left)
+return left
+"""
 
 
 class ShadowRelay:
@@ -50,7 +73,8 @@ class ShadowRelay:
         backend: the Temporal backend the copies start on.
         retry_s: how long a copy stays with a relay that did not finish it before any
             relay takes it again.
-        concurrency: starts running at once.
+        concurrency: starts running at once; a read takes ``concurrency // 10`` entries
+            (up to 500 copies each).
         block_s: how long one read waits for new copies (below the Redis timeout).
     """
 
@@ -67,7 +91,8 @@ class ShadowRelay:
         self._backend = backend
         self._retry_ms = int(retry_s * 1000)
         self._room = asyncio.Semaphore(concurrency)
-        self._batch = concurrency * 2
+        self._batch = max(1, concurrency // 10)
+        self._done = client.register_script(_DONE)
         self._block_ms = int(block_s * 1000)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._log = LogSummary(log)
@@ -134,27 +159,35 @@ class ShadowRelay:
             raise
 
     async def _relay(self, entries: list[Entry]) -> bool:
-        """Start the copies; acknowledge and delete the ones with an answer."""
+        """Start the entries' copies; acknowledge and delete each entry once every copy
+        in it has an answer. False when there was nothing to relay."""
         known = {entry_id: fields for entry_id, fields in entries if entry_id is not None}
         if not known:  # (Redis 6.2 shows a pending entry deleted by hand as nil)
             return False
-        answered = await asyncio.gather(*(self._start(fields) for fields in known.values()))
-        done = [entry_id for entry_id, ok in zip(known, answered, strict=True) if ok]
-        if done:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xack(INTENTS_KEY, RELAY_GROUP, *done)
-                pipe.xdel(INTENTS_KEY, *done)
-                await pipe.execute()
+        await asyncio.gather(*(self._entry(entry_id, fields) for entry_id, fields in known.items()))
         return True
 
-    async def _start(self, fields: dict[str, str] | None) -> bool:
-        """True when the copy has an answer (started, already there, or never startable)."""
+    async def _entry(self, entry_id: str, fields: dict[str, str] | None) -> None:
         if fields is None:  # deleted while pending: nothing left to start
-            return True
+            copies: list[str] = []
+        else:
+            try:
+                copies = entry_copies(fields)
+            except ValueError as exc:
+                self._log.warning("invalid", "shadow relay dropped entry %s of %s: %s",
+                                  entry_id, INTENTS_KEY, exc)  # fmt: skip
+                copies = []
+        answered = await asyncio.gather(*(self._start(copy) for copy in copies))
+        if all(answered):
+            await self._done(keys=[INTENTS_KEY, COPIES_KEY],
+                             args=[RELAY_GROUP, entry_id, len(copies)])  # fmt: skip
+
+    async def _start(self, text: str) -> bool:
+        """True when the copy has an answer (started, already there, or never startable)."""
         try:
-            request = decode_intent(fields.get("i", ""))
+            request = decode_intent(text)
         except ValueError as exc:
-            self._log.warning("invalid", "shadow relay dropped an entry of %s: %s",
+            self._log.warning("invalid", "shadow relay dropped a copy in %s: %s",
                               INTENTS_KEY, exc)  # fmt: skip
             return True
         async with self._room:

@@ -56,6 +56,11 @@ async def until(check: Callable[[], object]) -> None:
         await asyncio.sleep(0.05)
 
 
+def copies_waiting(redis_db: redis.Redis | redis.RedisCluster) -> int:
+    """The copies in the stream, counted entry by entry (not by the handoff's own count)."""
+    return sum(int(fields["n"]) for _, fields in redis_db.xrange(INTENTS_KEY))
+
+
 async def until_relayed(redis_db: redis.Redis) -> None:
     """Return once Redis holds no handed-off copy (a copy leaves when it has an answer)."""
     await until(lambda: not redis_db.xlen(INTENTS_KEY))

@@ -117,7 +117,7 @@ async def shadow_handoff(
         return {"check": "shadow handoff", "ok": False, "detail": str(exc)}
     if not waiting.waiting:
         return {"check": "shadow handoff", "ok": True, "detail": "no shadow copy waits"}
-    detail = (f"{waiting.waiting} shadow copies wait for a worker ({waiting.taken} taken), "
+    detail = (f"{waiting.waiting} shadow copies wait for a worker ({waiting.taken} batches taken), "
               f"the oldest for {waiting.oldest_s:.0f}s")  # fmt: skip
     if waiting.waiting >= backlog_max:
         return {"check": "shadow handoff", "ok": False,

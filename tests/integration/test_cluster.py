@@ -33,7 +33,7 @@ from tests.conftest import CLUSTER_PREFIX, cluster_fields, run_cli
 from tests.integration.test_faults import attempts_of, bull_entries, crash_and_restart, run_stream
 from tests.interop.node import TESTS, run_node
 from tests.oracle import audit
-from tests.relay import running, until
+from tests.relay import copies_waiting, running, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
@@ -162,7 +162,7 @@ async def test_shadow_copies_handed_off_and_relayed_on_the_cluster(
     receipts = [await router.enqueue("email-send", {"n": i}, job_id=f"{run}-{i}") for i in range(5)]
     assert all(r.shadow_started for r in receipts)
     await router.aclose()  # the last copies' write
-    assert cluster_db.xlen(INTENTS_KEY) == 5
+    assert copies_waiting(cluster_db) == 5
     relay = ShadowRelay(control_client(router.settings), TemporalBackend(client=temporal_client),
                         block_s=0.2)  # fmt: skip
     async with running(relay), asyncio.timeout(30):

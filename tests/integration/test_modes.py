@@ -16,9 +16,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from queue_router import JobOptions, Mode, QueueRouter, SyncQueueRouter
-from queue_router.shadow_handoff import INTENTS_KEY
 from tests.counts import Counts
-from tests.relay import relay_once
+from tests.relay import copies_waiting, relay_once
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -163,10 +162,10 @@ async def test_shadow_mode_runs_a_marked_copy(
     shadow_id = workflow_id("email-send", job_id, shadow=True)
     assert shadow_id == f"shadow/email-send/{job_id}"
     if starts == "worker":  # waits in Redis until a worker's relay starts it
-        assert redis_db.xlen(INTENTS_KEY) == 1
+        assert copies_waiting(redis_db) == 1
         assert not await exists_in_temporal(temporal_client, shadow_id)
         await relay_once(temporal_client, redis_db)
-        assert redis_db.xlen(INTENTS_KEY) == 0
+        assert copies_waiting(redis_db) == 0
     described = await temporal_client.get_workflow_handle(shadow_id).describe()
     assert (await described.memo())["shadow"] is True
     assert not await exists_in_temporal(temporal_client, workflow_id("email-send", job_id))

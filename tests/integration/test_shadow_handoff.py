@@ -1,8 +1,9 @@
 """Shadow copies handed to the workers through Redis, on the real servers.
 
-A router writes each copy to a Redis stream; the workers' relays start them. What must
-hold: a turn's copies go in one call, the stream stays bounded and what it refuses is
-counted, and no copy is lost to a relay that was killed or could not reach Temporal.
+A router writes the copies of one loop turn as one entry of a Redis stream; the workers'
+relays start them. What must hold: a turn's copies go in one call, the stream stays
+bounded (in copies) and what it refuses is counted, and no copy is lost to a relay that
+was killed or could not reach Temporal.
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ from queue_router import Job, JobOptions, QueueRouter, Receipt
 from queue_router.contract import EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import INTENTS_KEY, RELAY_GROUP, ShadowHandoff
+from queue_router.shadow_handoff import (
+    COPIES_KEY,
+    INTENTS_KEY,
+    RELAY_GROUP,
+    IntentEncoder,
+    ShadowHandoff,
+)  # fmt: skip
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts
-from tests.relay import relay_for, running, until, until_relayed, url_of
+from tests.relay import copies_waiting, relay_for, running, until, until_relayed, url_of
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -79,7 +86,7 @@ def dropped_in_evidence(redis_db: redis.Redis) -> int:
 
 
 def pending(redis_db: redis.Redis) -> int:
-    """Copies read by a relay and not yet answered (0 before any relay joined)."""
+    """Entries read by a relay and not yet answered (0 before any relay joined)."""
     try:
         return int(redis_db.xpending(INTENTS_KEY, RELAY_GROUP)["pending"])
     except redis.ResponseError:  # no group yet
@@ -100,14 +107,18 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
     taken = await hand_off(redis_db, copies(task_queue, 50), backlog_max=30)
     assert taken == 50  # taken by the router; the stream's bound refuses 20 of them
     assert script_calls(redis_db) - before == 1
-    assert redis_db.xlen(INTENTS_KEY) == 30
+    assert redis_db.xlen(INTENTS_KEY) == 1  # one entry ...
+    assert copies_waiting(redis_db) == 30 and redis_db.get(COPIES_KEY) == "30"  # ... of 30
     assert counts("queue_router_shadow_total", queue="email-send", result="handed_off") == 30
     assert counts("queue_router_shadow_total", queue="email-send", result="dropped") == 20
     assert dropped_in_evidence(redis_db) == 20  # what shadow-report shows
     before = script_calls(redis_db)
     taken = await hand_off(redis_db, copies(task_queue, 1200), max_waiting=2000, backlog_max=10_000)
     assert taken == 1200 and script_calls(redis_db) - before == 3  # 500 a call at most
-    assert redis_db.xlen(INTENTS_KEY) == 1230
+    assert copies_waiting(redis_db) == 1230 and redis_db.get(COPIES_KEY) == "1230"
+    taken = await hand_off(redis_db, copies(task_queue, 10), backlog_max=1235)
+    assert copies_waiting(redis_db) == 1235  # the first five fit
+    assert dropped_in_evidence(redis_db) == 25
 
 
 async def test_past_max_waiting_the_router_drops_before_redis(
@@ -115,7 +126,7 @@ async def test_past_max_waiting_the_router_drops_before_redis(
 ) -> None:
     taken = await hand_off(redis_db, copies(task_queue, 10), max_waiting=4)
     assert taken == 4
-    assert redis_db.xlen(INTENTS_KEY) == 4
+    assert copies_waiting(redis_db) == 4
     assert dropped_in_evidence(redis_db) == 6
 
 
@@ -127,7 +138,8 @@ async def test_copies_a_killed_relay_held_are_started_once_by_another(
     await hand_off(redis_db, requests)
     # A relay that read all 20 and started 5 before it was killed: all 20 stay pending.
     redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
-    assert len(redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})[0][1]) == 20
+    [[_, [(_, fields)]]] = redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})
+    assert fields["n"] == "20"
     backend = TemporalBackend(client=temporal_client)
     first_runs = [(await backend.enqueue(as_copy(r))).run_id for r in requests[:5]]
     async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
@@ -136,6 +148,21 @@ async def test_copies_a_killed_relay_held_are_started_once_by_another(
     assert all([await started(temporal_client, r) for r in requests[5:]])
     assert counts("queue_router_shadow_total", queue="email-send", result="ok") == 20
     assert pending(redis_db) == 0
+    assert redis_db.get(COPIES_KEY) == "0"
+
+
+async def test_the_count_of_waiting_copies_loses_only_the_entries_relayed(
+    redis_db: redis.Redis, temporal_client: Client, task_queue: str
+) -> None:
+    """The bound is in copies: relaying one entry of 7 leaves the 10 a killed relay holds."""
+    await hand_off(redis_db, copies(task_queue, 10))
+    redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
+    redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})  # holds the 10
+    await hand_off(redis_db, copies(task_queue, 7))
+    assert redis_db.get(COPIES_KEY) == "17"
+    async with running(relay_for(temporal_client, redis_db, retry_s=60)), asyncio.timeout(30):
+        await until(lambda: redis_db.xlen(INTENTS_KEY) == 1)
+    assert redis_db.get(COPIES_KEY) == "10"
 
 
 async def test_copies_stay_in_redis_while_temporal_is_unreachable(
@@ -146,28 +173,31 @@ async def test_copies_stay_in_redis_while_temporal_is_unreachable(
     unreachable = TemporalBackend(f"127.0.0.1:{free_port()}", rpc_timeout_s=0.3, retry_s=0.2)
     async with running(relay_for(temporal_client, redis_db, unreachable)):
         async with asyncio.timeout(30):
-            await until(lambda: pending(redis_db) == 10)
+            await until(lambda: pending(redis_db) == 1)
         await asyncio.sleep(1.0)  # its starts fail; it must not acknowledge them
-    assert redis_db.xlen(INTENTS_KEY) == 10
-    assert pending(redis_db) == 10
+    assert copies_waiting(redis_db) == 10
+    assert pending(redis_db) == 1
     assert REGISTRY.get_sample_value("queue_router_shadow_backlog") == 10  # what it reported
     async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
         await until_relayed(redis_db)
     assert all([await started(temporal_client, r) for r in requests])
 
 
-async def test_an_idle_relay_creates_nothing_and_skips_an_entry_it_cannot_read(
+async def test_an_idle_relay_creates_nothing_and_skips_what_it_cannot_read(
     redis_db: redis.Redis, temporal_client: Client, task_queue: str
 ) -> None:
     async with running(relay_for(temporal_client, redis_db)):
         await asyncio.sleep(0.6)
         assert redis_db.keys("*") == []  # no router handed off anything: no stream, no group
-        redis_db.xadd(INTENTS_KEY, {"i": "not a record"})
-        [request] = copies(task_queue, 1)
-        await hand_off(redis_db, [request])
+        redis_db.xadd(INTENTS_KEY, {"i": "not an entry"})
+        one, two = copies(task_queue, 2)
+        good = IntentEncoder()(one, 5).decode()
+        redis_db.xadd(INTENTS_KEY, {"n": "2", "c": f"not a copy\n{good}"})  # one bad line
+        await hand_off(redis_db, [two])
         async with asyncio.timeout(30):
             await until_relayed(redis_db)
-    assert await started(temporal_client, request)
+    assert await started(temporal_client, one)
+    assert await started(temporal_client, two)
 
 
 async def test_a_worker_killed_mid_relay_leaves_its_copies_to_the_next_one(
@@ -183,7 +213,7 @@ async def test_a_worker_killed_mid_relay_leaves_its_copies_to_the_next_one(
     receipts = await router.enqueue_many("calc", jobs)
     assert all(isinstance(r, Receipt) and r.shadow_started for r in receipts)
     await router.aclose()
-    assert redis_db.xlen(INTENTS_KEY) == 300
+    assert copies_waiting(redis_db) == 300
     env = worker_env(router.settings, QUEUE_ROUTER_SHADOW_RETRY_MS="1000",
                      QUEUE_ROUTER_QUEUES=json.dumps(queues))  # fmt: skip
     first = drained(spawn_worker(["worker"], env))
