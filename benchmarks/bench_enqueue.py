@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
+import logging
 import statistics
 import time
 import uuid
@@ -32,7 +33,7 @@ from queue_router import Job, QueueRouter, Settings
 from queue_router.cli.migration import open_migrator
 from queue_router.control import RuntimeControl
 from queue_router.migration.migrate import MigrationPlan
-from queue_router.shadow_handoff import INTENTS_KEY
+from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, backlog
 from queue_router.shadow_relay import ShadowRelay
 from queue_router.testing import MemoryBackend
 from queue_router.testing.demo import servers
@@ -104,12 +105,13 @@ class ShadowCost:
 async def shadow_cost(
     settings: Settings, jobs: int, concurrency: int, rounds: int = 7
 ) -> ShadowCost:
-    """Bull mode against shadow mode (the same Bull write, plus a copy handed to the
-    workers, or started in the caller's process) at ``concurrency``, interleaved rounds.
+    """Bull mode against shadow mode started in the caller's process (the way before the
+    handoff; ``QUEUE_ROUTER_SHADOW_STARTS=in-process``) at ``concurrency``, interleaved
+    rounds.
 
-    Each round runs on a fresh router, whose close lets its shadow copies finish outside
-    the timed part: no round carries background work of another into its time. Handed-off
-    copies wait in Redis; ``relay_rate`` starts them afterwards.
+    Each round runs on a fresh router, whose close lets its shadow starts finish outside
+    the timed part (and inside its CPU figure): no round carries background work of
+    another into its time.
     """
     in_process = dataclasses.replace(
         settings, routing=settings.routing.model_copy(update={"shadow_starts": "in-process"})
@@ -131,10 +133,78 @@ async def shadow_cost(
         return run
 
     paths = {"bull": in_mode("bull", "bull", settings),
-             "shadow": in_mode("shadow", "shadow", settings),
              "shadow, started in-process": in_mode("shadow, started in-process", "shadow",
                                                    in_process)}  # fmt: skip
-    return ShadowCost(await rates_of(paths, rounds), cpu, dropped)
+    shadow_log = logging.getLogger("queue_router.shadow")
+    level = shadow_log.level
+    shadow_log.setLevel(logging.ERROR)  # a warning per drop: the table counts them
+    try:
+        return ShadowCost(await rates_of(paths, rounds), cpu, dropped)
+    finally:
+        shadow_log.setLevel(level)
+
+
+@dataclasses.dataclass
+class Blocks:
+    """Per path, per block: seconds, the caller's CPU µs per job, Redis's CPU µs per job."""
+
+    seconds: dict[str, list[float]]
+    cpu_us: dict[str, list[float]]
+    redis_us: dict[str, list[float]]
+    block: int
+
+    def rate(self, name: str) -> float:
+        return self.block * len(self.seconds[name]) / sum(self.seconds[name])
+
+    def ratio(self, name: str, peer: str) -> tuple[float, list[float]]:
+        """The median over repetitions of ``name``'s jobs/s over ``peer``'s in the same one."""
+        each = [b / a for a, b in zip(self.seconds[name], self.seconds[peer], strict=True)]
+        return statistics.median(each), each
+
+
+async def shadow_blocks(
+    settings: Settings, concurrency: int, repetitions: int = 40, block: int = 500
+) -> Blocks:
+    """Bull mode, Bull mode again (the control) and shadow mode handed to the workers, in
+    blocks of ``block`` jobs at ``concurrency`` on one warm router, interleaved.
+
+    On a shared two-core machine whole runs drift apart by a third as neighbours come
+    and go; blocks of a few tens of milliseconds, each repetition in a rotated order, put
+    every path in the same conditions. The control is Bull mode against itself: the spread
+    a path with no cost at all shows here. Redis's own CPU is read around each block.
+    """
+    names = {"bull": "bench-bull", "bull again (control)": "bench-bull-again",
+             "shadow, handed off": "bench-shadow"}  # fmt: skip
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    redis_cpu: dict[str, list[float]] = {name: [] for name in names}
+    redis = control_client(settings)
+
+    async def redis_seconds() -> float:
+        info: Any = await redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    async with QueueRouter(settings) as router:
+
+        def on(queue: str) -> Callable[[str, int], Awaitable[object]]:
+            return lambda tag, i: router.enqueue(queue, {"i": i}, job_id=f"{tag}-{i}")
+
+        for queue in names.values():  # warm: connections, scripts, caches
+            await at_level(concurrency, block, on(queue))("w" + uuid.uuid4().hex[:8])
+        order = list(names)
+        for r in range(repetitions):
+            turn = order[r % 3 :] + order[: r % 3]
+            for name in reversed(turn) if r % 2 else turn:
+                redis_before, cpu_before = await redis_seconds(), time.process_time()
+                _, took = await at_level(concurrency, block, on(names[name]))(
+                    "b" + uuid.uuid4().hex[:8]
+                )
+                cpu[name].append((time.process_time() - cpu_before) / block * 1e6)
+                await asyncio.sleep(0.005)  # the block's last handoff write
+                redis_cpu[name].append((await redis_seconds() - redis_before) / block * 1e6)
+                seconds[name].append(took)
+    await redis.aclose()
+    return Blocks(seconds, cpu, redis_cpu, block)
 
 
 async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0) -> str:
@@ -145,21 +215,21 @@ async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0)
         ShadowRelay(control_client(settings), TemporalBackend(client=client)),
         asyncio.Event(),
     )
-    backlog = await redis.xlen(INTENTS_KEY)
+    waiting = (await backlog(redis)).waiting
     running = asyncio.create_task(relay.run(stop))
     started = time.perf_counter()
-    left = backlog
+    left = waiting
     while left and time.perf_counter() - started < within_s:
         await asyncio.sleep(0.2)
-        left = await redis.xlen(INTENTS_KEY)
+        left = (await backlog(redis)).waiting
     seconds = time.perf_counter() - started
     stop.set()
     await running
     await relay.aclose()
-    await redis.delete(INTENTS_KEY)  # the rest would only slow the next sections' server
+    await redis.delete(INTENTS_KEY, COPIES_KEY)  # the rest would only slow the next sections
     await redis.aclose()
-    done = backlog - left
-    return f"{done:,} of {backlog:,} copies started in {seconds:.1f} s ({done / seconds:,.0f}/s)"
+    done = waiting - left
+    return f"{done:,} of {waiting:,} copies started in {seconds:.1f} s ({done / seconds:,.0f}/s)"
 
 
 def enqueues(
@@ -361,6 +431,12 @@ def shadow_counts(queue: str) -> dict[str, int]:
     }  # fmt: skip
 
 
+def quartiles(values: list[float]) -> str:
+    """The first and third quartile of ``values``, as ``a-b``."""
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{low:.2f}-{high:.2f}"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -373,6 +449,7 @@ async def main(jobs: int, concurrency: int) -> None:
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }
         queues["bench-shadow-down"] = {"mode": "shadow", "workflow_type": "bench"}
+        queues["bench-bull-again"] = {"mode": "bull", "workflow_type": "bench"}
         settings = Settings.from_env(
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
@@ -408,21 +485,30 @@ async def main(jobs: int, concurrency: int) -> None:
         )
         print(f"shadow copies: {shadow_stats} (dropped: over a bound, see QUEUE_ROUTER_SHADOW_*)")
         print(f"shadow copies with Temporal down: {down_stats}")
+        blocks = await shadow_blocks(settings, concurrency)
+        print(f"\nshadow's cost to a caller at concurrency {concurrency}: {len(blocks.seconds['bull'])}"
+              f" repetitions of {blocks.block}-job blocks per path, interleaved on one router:")  # fmt: skip
+        for name in blocks.seconds:
+            print(f"  {name:<28}{blocks.rate(name):>8,.0f} jobs/s"
+                  f"{statistics.median(blocks.cpu_us[name]):>8.1f} µs CPU/job (caller)"
+                  f"{statistics.median(blocks.redis_us[name]):>8.1f} µs CPU/job (Redis)")  # fmt: skip
+        control = blocks.ratio("bull again (control)", "bull")
+        handed = blocks.ratio("shadow, handed off", "bull")
+        print(f"bull / bull (the control: this machine's noise): {control[0]:.3f}"
+              f"  (middle half of repetitions {quartiles(control[1])})")  # fmt: skip
+        print(f"shadow jobs/s / bull jobs/s                    : {handed[0]:.3f}"
+              f"  (middle half of repetitions {quartiles(handed[1])}; target: no cost "
+              "beyond the control's spread)")  # fmt: skip
         cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
         cost = await shadow_cost(settings, cost_jobs, concurrency)
-        print(f"\nshadow's cost to a caller at concurrency {concurrency} ({cost_jobs} jobs a "
-              "round, fresh router each round, medians of 7 rounds):")  # fmt: skip
+        print(f"the way before the handoff, shadow started in the caller's process "
+              f"({cost_jobs} jobs a round, fresh router each round, medians of 7 rounds):")  # fmt: skip
         for name in cost.rounds.rates:
             print(f"  {name:<28}{cost.rounds.median(name):>8,.0f} jobs/s"
                   f"{statistics.median(cost.cpu_us[name]):>8.0f} µs CPU/job"
                   f"{cost.dropped[name]:>8,} copies dropped")  # fmt: skip
-        paired("shadow jobs/s / bull jobs/s", cost.rounds.ratio("shadow", "bull"), "1.0 = no cost")
-        paired("  the same, started in-process",
+        paired("  in-process shadow jobs/s / bull jobs/s",
                cost.rounds.ratio("shadow, started in-process", "bull"), "1.0 = no cost")  # fmt: skip
-        cpu = {name: statistics.median(values) for name, values in cost.cpu_us.items()}
-        print(f"caller CPU per job, shadow / bull          : {cpu['shadow'] / cpu['bull']:.2f}")
-        print(f"caller CPU per job, in-process shadow / bull: "
-              f"{cpu['shadow, started in-process'] / cpu['bull']:.2f}")  # fmt: skip
         print(f"one worker's relay, afterwards: {await relay_rate(settings, client)}")
         routes = await route_costs(settings)
         print("\nroute() per call (100,000 keys, fastest of 5 passes, median of 5 rounds):")
