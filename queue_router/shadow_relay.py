@@ -48,15 +48,12 @@ Entry = tuple[str | None, dict[str, str] | None]
 _REPORT_S = 5.0
 """How often a relay reads the backlog for its gauges."""
 
-# Acknowledge and delete answered entries; the count loses the copies of each entry this
-# call deleted (one deleted already, by a relay that claimed it too, counts once).
-# KEYS: the stream, its count; ARGV: the group, then each entry's id and its copies.
+# Acknowledge and delete an answered entry; the count loses its copies if this call
+# deleted it (one deleted already, by a relay that claimed it too, counts once).
+# KEYS: the stream, its count; ARGV: the group, the entry's id, its copies.
 _DONE = """
-local gone = 0
-for i = 2, #ARGV, 2 do
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
-  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then gone = gone + tonumber(ARGV[i + 1]) end
-end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+local gone = redis.call('XDEL', KEYS[1], ARGV[2]) * tonumber(ARGV[3])
 local left = tonumber(redis.call('GET', KEYS[2]) or '0') - gone
 if left < 0 or redis.call('XLEN', KEYS[1]) == 0 then left = 0 end
 redis.call('SET', KEYS[2], left)
@@ -168,6 +165,8 @@ class ShadowRelay:
         return True
 
     async def _entry(self, entry_id: str, fields: dict[str, str] | None) -> None:
+        """Start one entry's copies, and acknowledge it once each has an answer (one
+        in doubt keeps the whole entry pending: its copies are all started again)."""
         if fields is None:  # deleted while pending: nothing left to start
             copies: list[str] = []
         else:
