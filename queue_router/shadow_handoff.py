@@ -3,15 +3,15 @@
 A Temporal start costs the calling process about a millisecond of CPU (the request's
 encoding, the SDK's gRPC call, its reply), enough that shadowing every job cut a
 concurrent caller's throughput by more than half. Handed off, a copy costs the caller
-one JSON line and a share of one script call per event-loop turn; ``queue-router
+a short JSON line and a share of one script call per event-loop turn; ``queue-router
 worker`` starts it (``shadow_relay``), and its comparison needs that worker anyway.
 
 The copies wait in one Redis stream (``INTENTS_KEY``), read by the workers as one
 consumer group, so each copy is started by one worker and a worker killed mid-start
 leaves its copies to another (see ``shadow_relay``). One entry holds the copies of one
-call, one JSON line each: an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
+call (``shadow_intents``): an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
 than the Bull write itself) and cut a concurrent caller's jobs/s by a tenth on a
-two-core machine; one per call costs it under half of that. ``COPIES_KEY`` counts the
+two-core machine. ``COPIES_KEY`` counts the
 copies the stream holds, so that its bound, ``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``, is in
 copies: past it (no worker running, Temporal down for long) new copies are dropped and
 counted in the evidence, never silently lost.
@@ -20,13 +20,10 @@ counted in the evidence, never silently lost.
 from __future__ import annotations
 
 import asyncio
-import json
-import operator
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from redis.exceptions import RedisError, ResponseError
 
 from queue_router.contract import Backend, EnqueueRequest
@@ -35,10 +32,10 @@ from queue_router.metrics import SHADOWS
 from queue_router.one_connection import OneConnection, run_script
 from queue_router.redis_client import AsyncRedis
 from queue_router.shadow import ShadowStarts
+from queue_router.shadow_intents import IntentEncoder, entry_lines
 
 __all__ = [
-    "COPIES_KEY", "INTENTS_KEY", "RELAY_GROUP", "Backlog", "IntentEncoder", "ShadowHandoff",
-    "backlog", "decode_intent", "entry_copies",
+    "COPIES_KEY", "INTENTS_KEY", "RELAY_GROUP", "Backlog", "ShadowHandoff", "backlog",
 ]  # fmt: skip
 
 INTENTS_KEY = "queue-router:{shadow}:intents"
@@ -49,18 +46,18 @@ _PER_CALL = 500
 """Copies per script call (and stream entry) at most: a backlog that built up while
 Redis was slow goes in calls that each keep Redis busy briefly, not one long one."""
 
-# Add the first copies that fit as one entry; the rest are refused, never trimmed away.
-# KEYS: the stream, its count; ARGV: the bound, then the copies. Returns how many were
-# added. An empty stream holds no copy, whatever the count says (an entry deleted by
-# hand): the count starts again from there.
+# Add the copies as one entry if they fit, never trimming old ones away. KEYS: the
+# stream, its count; ARGV: the bound, how many copies, their lines. Returns how many
+# were added (all or none) and the room left. An empty stream holds no copy, whatever
+# the count says (an entry deleted by hand): the count starts again from there.
 _HAND_OFF = """
 local waiting = 0
 if redis.call('XLEN', KEYS[1]) > 0 then waiting = tonumber(redis.call('GET', KEYS[2]) or '0') end
-local take = math.min(#ARGV - 1, tonumber(ARGV[1]) - waiting)
-if take <= 0 then return 0 end
-redis.call('XADD', KEYS[1], '*', 'n', take, 'c', table.concat(ARGV, '\\n', 2, take + 1))
-redis.call('SET', KEYS[2], waiting + take)
-return take
+local room, count = tonumber(ARGV[1]) - waiting, tonumber(ARGV[2])
+if count > room then return {0, math.max(room, 0)} end
+redis.call('XADD', KEYS[1], '*', 'n', count, 'c', ARGV[3])
+redis.call('SET', KEYS[2], waiting + count)
+return {count, room - count}
 """
 
 
@@ -94,65 +91,6 @@ async def backlog(client: AsyncRedis) -> Backlog:
     return Backlog(waiting, taken, age_s)
 
 
-_SHARED = ("queue", "job_name", "options", "workflow_type", "task_queue", "rq_function",
-           "versioning", "list_key", "list_envelope")  # fmt: skip
-"""A copy's fields that are the same for every job of a queue (its settings, and the
-options unless a call gave its own)."""
-_OWN = ("job_id", "data_json", "timestamp_ms", "workflow_id")
-"""A copy's fields of its own job."""
-_shared_of = operator.attrgetter(*_SHARED)
-_own_of = operator.attrgetter(*_OWN)
-
-
-class IntentEncoder:
-    """Shadow copies as stream fields: JSON, ``{"shared": {...}, "own": [...]}``.
-
-    The caller pays this on every shadowed job, so the part its queue shares is encoded
-    once per queue and kept (until a job of the queue differs in it); per job, only its
-    id, payload text, time and workflow id are encoded, by ``orjson``. Encoding the whole
-    record every time took 7.4 µs a copy (5.5 of them the standard library's encoder);
-    this takes under one. The copy is marked in the record (``shadow``), not built as
-    a request: one object less per job.
-    """
-
-    def __init__(self) -> None:
-        self._shared: dict[str, tuple[tuple[Any, ...], int, bytes]] = {}
-
-    def __call__(self, request: EnqueueRequest, within_s: int) -> bytes:
-        shared = _shared_of(request)
-        known = self._shared.get(request.queue)
-        if known is None or known[1] != within_s or known[0] != shared:  # `is` first: cheap
-            record = request.to_record()
-            head = {name: record[name] for name in _SHARED}
-            head["shadow"], head["compare_within_s"] = True, within_s
-            known = self._shared[request.queue] = (shared, within_s, orjson.dumps(head))
-        return b'{"shared":' + known[2] + b',"own":' + orjson.dumps(_own_of(request)) + b"}"
-
-
-def entry_copies(fields: dict[str, str]) -> list[str]:
-    """The copies of one stream entry, one JSON text each; ``ValueError`` when the entry
-    is not one ``ShadowHandoff`` wrote."""
-    try:
-        lines = fields["c"].split("\n")
-        if len(lines) != int(fields["n"]):
-            raise ValueError(f"{len(lines)} copies where the entry says {fields['n']}")
-    except (KeyError, AttributeError, TypeError) as exc:
-        raise ValueError(f"not an entry of shadow copies: {exc!r}") from exc
-    return lines
-
-
-def decode_intent(text: str | bytes) -> EnqueueRequest:
-    """The request ``IntentEncoder`` wrote; ``ValueError`` when it is not one."""
-    try:
-        record: Any = json.loads(text)
-        own = record["own"]
-        if len(own) != len(_OWN):
-            raise ValueError(f"{len(own)} fields of its own job, not {len(_OWN)}")
-        return EnqueueRequest.from_record({**record["shared"], **dict(zip(_OWN, own, strict=True))})
-    except (TypeError, KeyError, AttributeError) as exc:
-        raise ValueError(f"not a shadow copy record: {exc}") from exc
-
-
 class ShadowHandoff(ShadowStarts):
     """Writes shadow copies to ``INTENTS_KEY``: the copies of one loop turn in one entry.
 
@@ -179,7 +117,7 @@ class ShadowHandoff(ShadowStarts):
         self._one = OneConnection.beside(client)  # None on a cluster: its client routes
         self._backlog_max = backlog_max
         self._encode = IntentEncoder()
-        self._waiting: list[tuple[str, bytes]] = []
+        self._waiting: list[tuple[str, bytes, bytes]] = []
         self._writer: asyncio.Task[None] | None = None
 
     def submit(self, request: EnqueueRequest, within_s: int, backend: Backend) -> bool:
@@ -187,26 +125,26 @@ class ShadowHandoff(ShadowStarts):
             self._dropped(request.queue, 1, f"{self._max} already waiting to be handed off "
                           "(QUEUE_ROUTER_SHADOW_MAX_WAITING)")  # fmt: skip
             return False
-        self._waiting.append((request.queue, self._encode(request, within_s)))
+        self._waiting.append((request.queue, *self._encode(request, within_s)))
         if self._writer is None:  # runs next turn, with every copy submitted until then
             self._writer = asyncio.get_running_loop().create_task(self._write())
             self._background(self._writer)
         return True
 
     async def _write(self) -> None:
-        batch: list[tuple[str, bytes]] = []
+        batch: list[tuple[str, bytes, bytes]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:_PER_CALL], self._waiting[_PER_CALL:]
                 added, why = await self._hand_off(batch)
-                for queue, count in Counter(queue for queue, _ in batch[:added]).items():
+                for queue, count in Counter(queue for queue, _, _ in batch[:added]).items():
                     SHADOWS.labels(queue, "handed_off").inc(count)
-                refused = Counter(queue for queue, _ in batch[added:])
+                refused = Counter(queue for queue, _, _ in batch[added:])
                 for queue, count in refused.items():
                     self._dropped(queue, count, why)
                 batch = []
         except asyncio.CancelledError:  # closed before the write had an answer
-            unwritten = Counter(queue for queue, _ in [*batch, *self._waiting])
+            unwritten = Counter(queue for queue, _, _ in [*batch, *self._waiting])
             self._waiting = []
             for queue, count in unwritten.items():
                 self._dropped(queue, count, "the router closed before they were handed off")
@@ -214,28 +152,37 @@ class ShadowHandoff(ShadowStarts):
         finally:
             self._writer = None
 
-    async def _hand_off(self, batch: list[tuple[str, bytes]]) -> tuple[int, str]:
-        """How many of ``batch`` the stream took, and why the rest were not. When Redis
-        fails none count as taken, though a few may have been written: those are started
-        and compared all the same.
-
-        On one connection of our own, packed by hiredis (redis-py packs a 500-argument
-        call in Python, about 3 µs a copy); a cluster's client routes the call instead.
-        """
-        args: list[str | int | bytes] = [self._backlog_max, *(i for _, i in batch)]
+    async def _hand_off(self, batch: list[tuple[str, bytes, bytes]]) -> tuple[int, str]:
+        """How many of ``batch`` (its first ones) the stream took, and why the rest were
+        not. When Redis fails none count as taken, though they may have been written:
+        those are started and compared all the same."""
         try:
-            if self._one is None:
-                added = await self._script(keys=[INTENTS_KEY, COPIES_KEY], args=args)
-            else:
-                call = [2, INTENTS_KEY, COPIES_KEY, *args]
-                [added] = await run_script(self._one, self._script, [call])
-                if isinstance(added, Exception):
-                    raise added
+            added, room = await self._add(batch)
+            if not added and 0 < room < len(batch):  # at the bound: what still fits goes
+                added, _ = await self._add(batch[:room])
         except (RedisError, OSError) as exc:
             return 0, f"not handed off to the workers: {exc}"
-        return int(added), (f"{self._backlog_max} copies already wait for a worker "
-                            "(QUEUE_ROUTER_SHADOW_BACKLOG_MAX; is `queue-router worker` "
-                            "running?)")  # fmt: skip
+        return added, (f"{self._backlog_max} copies already wait for a worker "
+                       "(QUEUE_ROUTER_SHADOW_BACKLOG_MAX; is `queue-router worker` "
+                       "running?)")  # fmt: skip
+
+    async def _add(self, batch: list[tuple[str, bytes, bytes]]) -> tuple[int, int]:
+        """One script call: (copies added, all or none; room left in the stream).
+
+        On one connection of our own, packed by hiredis; a cluster's client routes the
+        call instead.
+        """
+        lines = entry_lines((shared, own) for _, shared, own in batch)
+        args: list[str | int | bytes] = [self._backlog_max, len(batch), lines]
+        if self._one is None:
+            reply: Any = await self._script(keys=[INTENTS_KEY, COPIES_KEY], args=args)
+        else:
+            [reply] = await run_script(
+                self._one, self._script, [[2, INTENTS_KEY, COPIES_KEY, *args]]
+            )
+            if isinstance(reply, Exception):
+                raise reply
+        return int(reply[0]), int(reply[1])
 
     async def aclose(self) -> None:
         if self._one is not None:

@@ -31,14 +31,8 @@ from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, Queue
 from queue_router.logsummary import LogSummary
 from queue_router.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
 from queue_router.redis_client import AsyncRedis
-from queue_router.shadow_handoff import (
-    COPIES_KEY,
-    INTENTS_KEY,
-    RELAY_GROUP,
-    backlog,
-    decode_intent,
-    entry_copies,
-)  # fmt: skip
+from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
+from queue_router.shadow_intents import decode_intent, entry_copies
 
 __all__ = ["ShadowRelay"]
 
@@ -168,7 +162,7 @@ class ShadowRelay:
         """Start one entry's copies, and acknowledge it once each has an answer (one
         in doubt keeps the whole entry pending: its copies are all started again)."""
         if fields is None:  # deleted while pending: nothing left to start
-            copies: list[str] = []
+            copies: list[tuple[str, str]] = []
         else:
             try:
                 copies = entry_copies(fields)
@@ -176,15 +170,15 @@ class ShadowRelay:
                 self._log.warning("invalid", "shadow relay dropped entry %s of %s: %s",
                                   entry_id, INTENTS_KEY, exc)  # fmt: skip
                 copies = []
-        answered = await asyncio.gather(*(self._start(copy) for copy in copies))
+        answered = await asyncio.gather(*(self._start(*copy) for copy in copies))
         if all(answered):
             await self._done(keys=[INTENTS_KEY, COPIES_KEY],
                              args=[RELAY_GROUP, entry_id, len(copies)])  # fmt: skip
 
-    async def _start(self, text: str) -> bool:
+    async def _start(self, shared: str, own: str) -> bool:
         """True when the copy has an answer (started, already there, or never startable)."""
         try:
-            request = decode_intent(text)
+            request = decode_intent(shared, own)
         except ValueError as exc:
             self._log.warning("invalid", "shadow relay dropped a copy in %s: %s",
                               INTENTS_KEY, exc)  # fmt: skip

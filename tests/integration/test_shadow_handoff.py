@@ -27,13 +27,8 @@ from queue_router import Job, JobOptions, QueueRouter, Receipt
 from queue_router.contract import EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import (
-    COPIES_KEY,
-    INTENTS_KEY,
-    RELAY_GROUP,
-    IntentEncoder,
-    ShadowHandoff,
-)  # fmt: skip
+from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, ShadowHandoff
+from queue_router.shadow_intents import IntentEncoder
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts
@@ -104,21 +99,23 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
 ) -> None:
     counts = Counts()
     before = script_calls(redis_db)
-    taken = await hand_off(redis_db, copies(task_queue, 50), backlog_max=30)
-    assert taken == 50  # taken by the router; the stream's bound refuses 20 of them
-    assert script_calls(redis_db) - before == 1
-    assert redis_db.xlen(INTENTS_KEY) == 1  # one entry ...
-    assert copies_waiting(redis_db) == 30 and redis_db.get(COPIES_KEY) == "30"  # ... of 30
-    assert counts("queue_router_shadow_total", queue="email-send", result="handed_off") == 30
+    taken = await hand_off(redis_db, copies(task_queue, 50))
+    assert taken == 50 and script_calls(redis_db) - before == 1
+    [(_, fields)] = redis_db.xrange(INTENTS_KEY)  # one entry of 50, their shared part once
+    assert (
+        fields["n"] == "50" and [line[0] for line in fields["c"].split("\n")] == ["{"] + ["["] * 50
+    )
+    assert redis_db.get(COPIES_KEY) == "50"
+    taken = await hand_off(redis_db, copies(task_queue, 30), backlog_max=60)
+    assert taken == 30  # taken by the router; the stream's bound refuses 20 of them
+    assert copies_waiting(redis_db) == 60 and redis_db.get(COPIES_KEY) == "60"
+    assert counts("queue_router_shadow_total", queue="email-send", result="handed_off") == 60
     assert counts("queue_router_shadow_total", queue="email-send", result="dropped") == 20
     assert dropped_in_evidence(redis_db) == 20  # what shadow-report shows
     before = script_calls(redis_db)
     taken = await hand_off(redis_db, copies(task_queue, 1200), max_waiting=2000, backlog_max=10_000)
     assert taken == 1200 and script_calls(redis_db) - before == 3  # 500 a call at most
-    assert copies_waiting(redis_db) == 1230 and redis_db.get(COPIES_KEY) == "1230"
-    taken = await hand_off(redis_db, copies(task_queue, 10), backlog_max=1235)
-    assert copies_waiting(redis_db) == 1235  # the first five fit
-    assert dropped_in_evidence(redis_db) == 25
+    assert copies_waiting(redis_db) == 1260 and redis_db.get(COPIES_KEY) == "1260"
 
 
 async def test_past_max_waiting_the_router_drops_before_redis(
@@ -191,8 +188,9 @@ async def test_an_idle_relay_creates_nothing_and_skips_what_it_cannot_read(
         assert redis_db.keys("*") == []  # no router handed off anything: no stream, no group
         redis_db.xadd(INTENTS_KEY, {"i": "not an entry"})
         one, two = copies(task_queue, 2)
-        good = IntentEncoder()(one, 5).decode()
-        redis_db.xadd(INTENTS_KEY, {"n": "2", "c": f"not a copy\n{good}"})  # one bad line
+        shared, own = IntentEncoder()(one, 5)
+        lines = f"{shared.decode()}\n[not json\n{own.decode()}"  # one bad copy of two
+        redis_db.xadd(INTENTS_KEY, {"n": "2", "c": lines})
         await hand_off(redis_db, [two])
         async with asyncio.timeout(30):
             await until_relayed(redis_db)

@@ -12,7 +12,8 @@ from backends.temporal import TemporalBackend
 from queue_router import Backoff, JobOptions
 from queue_router.contract import EnqueueRequest
 from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import IntentEncoder, ShadowHandoff, decode_intent
+from queue_router.shadow_handoff import ShadowHandoff
+from queue_router.shadow_intents import IntentEncoder, decode_intent, entry_copies, entry_lines
 from queue_router.testing.devservers import free_port
 from tests.counts import Counts
 
@@ -31,7 +32,7 @@ def shadow_copy() -> EnqueueRequest:
 def test_a_copy_reads_back_as_the_request_marked_as_a_shadow() -> None:
     request = shadow_copy()
     expected = replace(request, shadow=True, compare_within_s=30)
-    assert decode_intent(IntentEncoder()(request, 30)) == expected
+    assert decode_intent(*IntentEncoder()(request, 30)) == expected
 
 
 def test_a_queue_s_shared_part_is_encoded_again_when_a_job_differs_in_it() -> None:
@@ -42,16 +43,38 @@ def test_a_queue_s_shared_part_is_encoded_again_when_a_job_differs_in_it() -> No
     renamed = replace(first, job_id="j-3", job_name="other", workflow_type="w2")
     for request, within_s in [(first, 30), (own_options, 30), (renamed, 30), (first, 45)]:
         expected = replace(request, shadow=True, compare_within_s=within_s)
-        assert decode_intent(encode(request, within_s)) == expected
+        assert decode_intent(*encode(request, within_s)) == expected
+
+
+def test_an_entry_carries_each_shared_part_where_it_changes_and_reads_back_in_order() -> None:
+    encode, first = IntentEncoder(), shadow_copy()
+    other_queue = replace(first, queue="q2", job_id="j-2")
+    requests = [first, replace(first, job_id="j-3"), other_queue, replace(first, job_id="j-4")]
+    lines = entry_lines(encode(request, 30) for request in requests).decode()
+    assert [line[0] for line in lines.split("\n")] == ["{", "[", "[", "{", "[", "{", "["]
+    copies = entry_copies({"n": "4", "c": lines})
+    assert [decode_intent(*copy) for copy in copies] == [
+        replace(request, shadow=True, compare_within_s=30) for request in requests
+    ]
 
 
 @pytest.mark.parametrize(
-    "text", ["not json", "[1, 2]", '{"queue": "q"}', '{"shared": {}, "own": [1]}',
-             '{"shared": 3, "own": ["j", "{}", 1, ""]}', '{"shared": {}, "own": 7}'],
-)  # fmt: skip
-def test_what_is_not_a_copy_is_a_value_error(text: str) -> None:
+    "fields",
+    [{}, {"n": "x", "c": "{}"}, {"n": "1", "c": "[1]"}, {"n": "2", "c": '{}\n["a"]'}],
+)
+def test_what_is_not_an_entry_of_copies_is_a_value_error(fields: dict[str, str]) -> None:
     with pytest.raises(ValueError):
-        decode_intent(text)
+        entry_copies(fields)
+
+
+@pytest.mark.parametrize(
+    ("shared", "own"),
+    [("not json", "[]"), ("{}", "not json"), ("{}", '["j", "{}", 1, ""]'), ("[1]", "[1]"),
+     ('{"queue": "q"}', "[1, 2]"), ("3", '["j", "{}", 1, ""]'), ("{}", "7")],
+)  # fmt: skip
+def test_what_is_not_a_copy_is_a_value_error(shared: str, own: str) -> None:
+    with pytest.raises(ValueError):
+        decode_intent(shared, own)
 
 
 async def test_copies_redis_never_took_are_counted_as_dropped_and_nothing_raises() -> None:
