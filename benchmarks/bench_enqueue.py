@@ -178,8 +178,11 @@ async def shadow_blocks(
     every path in the same conditions. The control is Bull mode against itself: the spread
     a path with no cost at all shows here. Redis's own CPU is read around each block.
     """
-    names = {"bull": "bench-bull", "bull again (control)": "bench-bull-again",
-             "shadow, handed off": "bench-shadow"}  # fmt: skip
+    names = {
+        "bull": "blocks-bull",
+        "bull again (control)": "blocks-bull-again",
+        "shadow, handed off": "blocks-shadow",
+    }  # fmt: skip  (queues no other section used)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     redis_cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -454,7 +457,8 @@ async def main(jobs: int, concurrency: int) -> None:
             f"bench-{m}": {"mode": m, "workflow_type": "bench"} for m in MODES
         }
         queues["bench-shadow-down"] = {"mode": "shadow", "workflow_type": "bench"}
-        queues["bench-bull-again"] = {"mode": "bull", "workflow_type": "bench"}
+        for name, mode in [("bull", "bull"), ("bull-again", "bull"), ("shadow", "shadow")]:
+            queues[f"blocks-{name}"] = {"mode": mode, "workflow_type": "bench"}
         settings = Settings.from_env(
             redis_url=redis_url, temporal_cluster_url=target,
             temporal_task_queue=f"bench-{uuid.uuid4().hex[:6]}", queues=queues,
