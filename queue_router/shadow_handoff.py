@@ -11,10 +11,9 @@ consumer group, so each copy is started by one worker and a worker killed mid-st
 leaves its copies to another (see ``shadow_relay``). One entry holds the copies of one
 call (``shadow_intents``): an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
 than the Bull write itself) and cut a concurrent caller's jobs/s by a tenth on a
-two-core machine. ``COPIES_KEY`` counts the
-copies the stream holds, so that its bound, ``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``, is in
-copies: past it (no worker running, Temporal down for long) new copies are dropped and
-counted in the evidence, never silently lost.
+two-core machine. ``COPIES_KEY`` counts the copies the stream holds, so that its bound,
+``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``, is in copies: past it (no worker running, Temporal
+down for long) new copies are dropped and counted in the evidence, never silently lost.
 """
 
 from __future__ import annotations
