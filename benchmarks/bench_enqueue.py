@@ -181,11 +181,11 @@ async def shadow_blocks(
     which then ran 4-8% faster than Bull itself.) The control is Bull mode against itself:
     the spread a path with no cost at all shows here. Redis's CPU is read around each block.
     """
-    names = {
+    names = {  # queues no other section writes to
         "bull": "blocks-bull-1",
         "bull again (control)": "blocks-bull-2",
         "shadow, handed off": "blocks-shadow",
-    }  # fmt: skip  (queues no other section used)
+    }
     seconds: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     redis_cpu: dict[str, list[float]] = {name: [] for name in names}

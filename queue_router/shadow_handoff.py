@@ -138,9 +138,9 @@ class ShadowHandoff(ShadowStarts):
                 added, why = await self._hand_off(batch)
                 for queue, count in Counter(queue for queue, _, _ in batch[:added]).items():
                     SHADOWS.labels(queue, "handed_off").inc(count)
-                refused = Counter(queue for queue, _, _ in batch[added:])
-                for queue, count in refused.items():
-                    self._dropped(queue, count, why)
+                if added < len(batch):  # the stream's bound, or Redis failed
+                    for queue, count in Counter(q for q, _, _ in batch[added:]).items():
+                        self._dropped(queue, count, why)
                 batch = []
         except asyncio.CancelledError:  # closed before the write had an answer
             unwritten = Counter(queue for queue, _, _ in [*batch, *self._waiting])

@@ -152,10 +152,10 @@ class ShadowRelay:
     async def _relay(self, entries: list[Entry]) -> bool:
         """Start the entries' copies; acknowledge and delete each entry once every copy
         in it has an answer. False when there was nothing to relay."""
-        known = {entry_id: fields for entry_id, fields in entries if entry_id is not None}
-        if not known:  # (Redis 6.2 shows a pending entry deleted by hand as nil)
+        live = [(entry_id, fields) for entry_id, fields in entries if entry_id is not None]
+        if not live:  # (Redis 6.2 shows a pending entry deleted by hand as nil)
             return False
-        await asyncio.gather(*(self._entry(entry_id, fields) for entry_id, fields in known.items()))
+        await asyncio.gather(*(self._entry(entry_id, fields) for entry_id, fields in live))
         return True
 
     async def _entry(self, entry_id: str, fields: dict[str, str] | None) -> None:

@@ -215,8 +215,9 @@ class RoutingSettings(_Part):
     shadow_max_waiting: int = Field(
         10_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_WAITING"
     )
-    """Shadow copies a router holds while their write to Redis is under way (about a
-    kilobyte each); past it new ones are dropped and counted (Redis slow or gone)."""
+    """Shadow copies a router holds while their write to Redis is under way (about 100
+    bytes each: a job's own fields, the queue's shared part kept once); past it new ones
+    are dropped and counted (Redis slow or gone)."""
     shadow_backlog_max: int = Field(
         100_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX"
     )
