@@ -93,17 +93,16 @@ def at_level(level: int, jobs: int, call: Callable[[str, int], Awaitable[object]
 
 @dataclasses.dataclass
 class ShadowCost:
-    """Per path: caller jobs/s by round, the caller process's CPU per job by round (from
-    the router's open to its close, so copies finishing after the timed part count), and
-    the shadow copies dropped over all rounds."""
+    """Per path: caller jobs/s and CPU per job by round (the CPU from the router's open to
+    its close, so copies finishing after the timed part count), and the shadow copies
+    dropped over all rounds."""
 
     rounds: Rounds
-    cpu_us: dict[str, list[float]]
     dropped: dict[str, int]
 
 
 async def shadow_cost(
-    settings: Settings, jobs: int, concurrency: int, rounds: int = 7
+    settings: Settings, jobs: int, concurrency: int, rounds: int = 8
 ) -> ShadowCost:
     """Bull mode against shadow mode started in the caller's process (the way before the
     handoff; ``QUEUE_ROUTER_SHADOW_STARTS=in-process``) at ``concurrency``, interleaved
@@ -116,17 +115,15 @@ async def shadow_cost(
     in_process = dataclasses.replace(
         settings, routing=settings.routing.model_copy(update={"shadow_starts": "in-process"})
     )
-    cpu: dict[str, list[float]] = {}
     dropped: dict[str, int] = {}
 
     def in_mode(name: str, mode: str, settings: Settings) -> Timed:
-        cpu[name], dropped[name] = [], 0
+        dropped[name] = 0
 
         async def run(tag: str) -> tuple[int, float]:
-            drops, cpu_start = shadow_counts("bench-shadow")["dropped"], time.process_time()
+            drops = shadow_counts("bench-shadow")["dropped"]
             async with QueueRouter(settings) as router:
                 result = await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
-            cpu[name].append((time.process_time() - cpu_start) / jobs * 1e6)
             dropped[name] += shadow_counts("bench-shadow")["dropped"] - drops
             return result
 
@@ -139,62 +136,28 @@ async def shadow_cost(
     level = shadow_log.level
     shadow_log.setLevel(logging.ERROR)  # a warning per drop: the table counts them
     try:
-        return ShadowCost(await rates_of(paths, rounds), cpu, dropped)
+        return ShadowCost(await rates_of(paths, rounds), dropped)
     finally:
         shadow_log.setLevel(level)
 
 
-@dataclasses.dataclass
-class Blocks:
-    """Per path, per block: seconds, the caller's CPU µs per job, Redis's CPU µs per job."""
-
-    seconds: dict[str, list[float]]
-    cpu_us: dict[str, list[float]]
-    redis_us: dict[str, list[float]]
-    block: int
-
-    def rate(self, name: str) -> float:
-        return self.block * len(self.seconds[name]) / sum(self.seconds[name])
-
-    def ratio(self, name: str, *peers: str) -> tuple[float, list[float]]:
-        """The median over repetitions of ``name``'s jobs/s over the mean of ``peers``' in
-        the same repetition (a median: a block hit by a pause elsewhere moves one
-        repetition's ratio, not the figure)."""
-        each = [
-            statistics.mean(self.seconds[peer][r] for peer in peers) / self.seconds[name][r]
-            for r in range(len(self.seconds[name]))
-        ]
-        return statistics.median(each), each
-
-
 async def shadow_blocks(
-    settings: Settings, concurrency: int, repetitions: int = 40, block: int = 500
-) -> Blocks:
+    settings: Settings, concurrency: int, repetitions: int = 42, block: int = 500
+) -> Rounds:
     """Bull mode, Bull mode again (the control) and shadow mode handed to the workers, in
     blocks of ``block`` jobs at ``concurrency`` on one warm router, interleaved.
 
     On a shared two-core machine whole runs drift apart by a third as neighbours come
     and go; blocks of a few tens of milliseconds put every path in the same conditions.
-    A block also leaves work behind for the next one (garbage to collect, a last write),
-    so the order is b a s, b s a, b a s ...: each path follows each other path equally
-    often. (Rotating the order made Bull follow shadow twice as often as the control did,
-    which then ran 4-8% faster than Bull itself.) The control is Bull mode against itself:
-    the spread a path with no cost at all shows here. Redis's CPU is read around each block.
+    The control is Bull mode against itself: the spread a path with no cost at all shows
+    here. Redis's CPU is read around each block.
     """
     names = {  # queues no other section writes to
         "bull": "blocks-bull-1",
         "bull again (control)": "blocks-bull-2",
         "shadow, handed off": "blocks-shadow",
     }
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    redis_cpu: dict[str, list[float]] = {name: [] for name in names}
     redis = control_client(settings)
-
-    async def redis_seconds() -> float:
-        info: Any = await redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
     async with QueueRouter(settings) as router:
 
         def on(queue: str) -> Callable[[str, int], Awaitable[object]]:
@@ -202,19 +165,10 @@ async def shadow_blocks(
 
         for queue in names.values():  # warm: connections, scripts, caches
             await at_level(concurrency, block, on(queue))("w" + uuid.uuid4().hex[:8])
-        first, second, third = names
-        for r in range(repetitions):
-            for name in (first, second, third) if r % 2 == 0 else (first, third, second):
-                redis_before, cpu_before = await redis_seconds(), time.process_time()
-                _, took = await at_level(concurrency, block, on(names[name]))(
-                    "b" + uuid.uuid4().hex[:8]
-                )
-                cpu[name].append((time.process_time() - cpu_before) / block * 1e6)
-                await asyncio.sleep(0.005)  # the block's last handoff write
-                redis_cpu[name].append((await redis_seconds() - redis_before) / block * 1e6)
-                seconds[name].append(took)
+        paths = {name: at_level(concurrency, block, on(queue)) for name, queue in names.items()}
+        blocks = await rates_of(paths, repetitions, redis)
     await redis.aclose()
-    return Blocks(seconds, cpu, redis_cpu, block)
+    return blocks
 
 
 async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0) -> str:
@@ -275,45 +229,88 @@ def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
 
 @dataclasses.dataclass
 class Rounds:
-    """Jobs/s of each path in each round; paths of one round ran back to back."""
+    """Per path, per round: jobs/s, this process's CPU µs per job (every thread's: the
+    Temporal SDK's core runs in its own), and Redis's CPU µs per job when it was read.
+    The paths of one round ran back to back."""
 
     rates: dict[str, list[float]]
+    cpu_us: dict[str, list[float]]
+    redis_us: dict[str, list[float]]
 
     def median(self, name: str) -> float:
         return statistics.median(self.rates[name])
 
-    def ratio(self, name: str, peer: str) -> tuple[float, list[float]]:
-        """The median of the per-round ratios ``name / peer``, and each round's ratio.
+    def ratio(self, name: str, *peers: str) -> tuple[float, list[float]]:
+        """The median of the per-round ratios of ``name``'s jobs/s to the mean of
+        ``peers``', and each round's ratio.
 
         Paired by round, as ``bench_vs_node.py`` pairs them: a neighbour's load, or the
-        dev server slowing as its database grows, moves both sides of a round together.
+        dev server slowing as its database grows, moves both sides of a round together;
+        a median, so a round hit by a pause elsewhere moves one ratio, not the figure.
         """
-        each = [a / b for a, b in zip(self.rates[name], self.rates[peer], strict=True)]
+        rounds = range(len(self.rates[name]))
+        each = [
+            self.rates[name][r] / statistics.mean(self.rates[peer][r] for peer in peers)
+            for r in rounds
+        ]
         return statistics.median(each), each
 
 
-async def rates_of(paths: dict[str, Timed], rounds: int) -> Rounds:
-    """Jobs/s of each path over ``rounds`` interleaved rounds.
+def balanced_orders(n: int) -> list[list[int]]:
+    """Orders of ``n`` paths in which each path comes right after each other path equally
+    often, and in each place equally often (a Williams design).
 
-    Each round rotates which path goes first: the dev server slows as its database
-    grows, so no path may always meet the fresher server.
+    A path leaves work behind for the next one (garbage to collect, a server still
+    writing what the last round started), and a server slows as its database grows. A
+    plain rotation of three paths puts one of them right after another in five rounds
+    of seven; this puts every path after every other the same number of times.
     """
-    rates: dict[str, list[float]] = {name: [] for name in paths}
-    order = list(paths)
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    orders = [[(index + shift) % n for index in first] for shift in range(n)]
+    return orders if n % 2 == 0 else orders + [order[::-1] for order in orders]
+
+
+async def rates_of(paths: dict[str, Timed], rounds: int, redis: Any = None) -> Rounds:
+    """Jobs/s of each path over ``rounds`` interleaved rounds in balanced orders (a
+    whole number of designs: ``rounds`` must be a multiple of their count); Redis's CPU
+    around each run when ``redis`` is given."""
+    names = list(paths)
+    orders = balanced_orders(len(names))
+    assert rounds % len(orders) == 0, f"{rounds} rounds: not a multiple of {len(orders)}"
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    redis_cpu: dict[str, list[float]] = {name: [] for name in names}
+
+    async def redis_seconds() -> float:
+        info: Any = await redis.info("cpu") if redis is not None else {}
+        return float(info.get("used_cpu_user", 0)) + float(info.get("used_cpu_sys", 0))
+
     for r in range(rounds):
-        for name in order[r % len(order) :] + order[: r % len(order)]:
+        for name in (names[index] for index in orders[r % len(orders)]):
+            redis_before, cpu_before = await redis_seconds(), time.process_time()
             done, seconds = await paths[name]("t" + uuid.uuid4().hex[:8])  # never all digits
+            cpu[name].append((time.process_time() - cpu_before) / done * 1e6)
+            if redis is not None:
+                await asyncio.sleep(0.005)  # a last background write (a shadow handoff)
+                redis_cpu[name].append((await redis_seconds() - redis_before) / done * 1e6)
             rates[name].append(done / seconds)
-    return Rounds(rates)
+    return Rounds(rates, cpu, redis_cpu)
 
 
 async def temporal_path_cost(
-    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 7
+    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 12
 ) -> tuple[Rounds, Rounds, Rounds]:
     """Starts/s of raw ``start_workflow`` at each of ``RAW_LEVELS``; of raw ``start_workflow``,
-    the router with its placement memory in Redis (one extra write per start) and the router
-    with it in-process only, all at ``concurrency``; of raw ``start_workflow`` at the best
-    level found and ``enqueue_many`` at it.
+    raw again (the control: this machine's noise), the router with its placement memory in
+    Redis (one extra write per start) and the router with it in-process only, all at
+    ``concurrency``; of raw ``start_workflow`` at the best level found and ``enqueue_many``
+    at it. ``jobs`` starts a round.
     """
     shared = QueueRouter(settings)
     local = QueueRouter(settings, backends=backends_from_settings(settings))  # in-process memory
@@ -336,11 +333,11 @@ async def temporal_path_cost(
 
     async with shared, local:
         levels = await rates_of(
-            {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, rounds=3
+            {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, rounds=4
         )
         best = int(max(levels.rates, key=levels.median))
-        equal = await rates_of({"raw start_workflow": raw_starts(client, task_queue, jobs,
-                                                                 concurrency),
+        raw = raw_starts(client, task_queue, jobs, concurrency)
+        equal = await rates_of({"raw start_workflow": raw, "raw again (control)": raw,
                                 "router": via(shared),
                                 "router, memory in-process": via(local)}, rounds)  # fmt: skip
         bulk = await rates_of({"raw start_workflow at its best level": raw_starts(
@@ -354,7 +351,7 @@ RAW_LEVELS = (20, 50, 100, 200)
 
 
 async def migration_cost(
-    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 5
+    settings: Settings, client: Client, jobs: int, concurrency: int, rounds: int = 6
 ) -> Rounds:
     """Jobs/s of ``queue-router migrate`` moving waiting Bull jobs into workflows, and of raw
     ``start_workflow`` at the same concurrency, interleaved."""
@@ -497,26 +494,22 @@ async def main(jobs: int, concurrency: int) -> None:
         print(f"shadow copies: {shadow_stats} (dropped: over a bound, see QUEUE_ROUTER_SHADOW_*)")
         print(f"shadow copies with Temporal down: {down_stats}")
         blocks = await shadow_blocks(settings, concurrency)
-        print(f"\nshadow's cost to a caller at concurrency {concurrency}: {len(blocks.seconds['bull'])}"
-              f" repetitions of {blocks.block}-job blocks per path, interleaved on one router:")  # fmt: skip
-        for name in blocks.seconds:
-            print(f"  {name:<28}{blocks.rate(name):>8,.0f} jobs/s"
-                  f"{statistics.median(blocks.cpu_us[name]):>8.1f} µs CPU/job (caller)"
-                  f"{statistics.median(blocks.redis_us[name]):>8.1f} µs CPU/job (Redis)")  # fmt: skip
-        control = blocks.ratio("bull again (control)", "bull")
-        handed = blocks.ratio("shadow, handed off", "bull", "bull again (control)")
-        print(f"bull / bull (the control: this machine's noise): {control[0]:.3f}"
-              f"  (middle half of repetitions {quartiles(control[1])})")  # fmt: skip
-        print(f"shadow jobs/s / both bull paths' jobs/s        : {handed[0]:.3f}"
-              f"  (middle half of repetitions {quartiles(handed[1])}; target: no cost "
-              "beyond the control's spread)")  # fmt: skip
+        print(f"\nshadow's cost to a caller at concurrency {concurrency}: "
+              f"{len(blocks.rates['bull'])} repetitions of 500-job blocks per path, "
+              "interleaved on one router:")  # fmt: skip
+        cpu_table(blocks, "jobs/s")
+        paired("bull / bull (the control: this machine's noise)",
+               blocks.ratio("bull again (control)", "bull"), "1.0")  # fmt: skip
+        paired("shadow jobs/s / both bull paths' jobs/s",
+               blocks.ratio("shadow, handed off", "bull", "bull again (control)"),
+               "no cost beyond the control's spread")  # fmt: skip
         cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
         cost = await shadow_cost(settings, cost_jobs, concurrency)
         print(f"the way before the handoff, shadow started in the caller's process "
-              f"({cost_jobs} jobs a round, fresh router each round, medians of 7 rounds):")  # fmt: skip
+              f"({cost_jobs} jobs a round, fresh router each round, medians of 8 rounds):")  # fmt: skip
         for name in cost.rounds.rates:
             print(f"  {name:<28}{cost.rounds.median(name):>8,.0f} jobs/s"
-                  f"{statistics.median(cost.cpu_us[name]):>8.0f} µs CPU/job"
+                  f"{statistics.median(cost.rounds.cpu_us[name]):>8.0f} µs CPU/job"
                   f"{cost.dropped[name]:>8,} copies dropped")  # fmt: skip
         paired("  in-process shadow jobs/s / bull jobs/s",
                cost.rounds.ratio("shadow, started in-process", "bull"), "1.0 = no cost")  # fmt: skip
@@ -529,22 +522,23 @@ async def main(jobs: int, concurrency: int) -> None:
               "  (target <= 3)")  # fmt: skip
         print(f"route() on live state / bare mmh3.hash : {routes['live / bare']:.2f}")
         levels, equal, bulk = await temporal_path_cost(settings, client, jobs, concurrency)
-        print(f"\nTemporal path, {jobs} starts per round (medians; rounds rotate who goes first):")
+        print(f"\nTemporal path, {jobs} starts a round, rounds in balanced orders (medians):")
         for name in levels.rates:
             print(f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s")
-        for rounds in (equal, bulk):
-            for name in rounds.rates:
-                print(f"  {name:<38}{rounds.median(name):>8,.0f} starts/s")
-        raw, *_ = equal.rates
+        cpu_table(equal, "starts/s")
+        cpu_table(bulk, "starts/s")
+        raw, control, *_ = equal.rates
         best_raw, many = bulk.rates
-        paired("router / raw start_workflow", equal.ratio("router", raw), ">= 0.95")
+        paired("raw / raw (the control: this machine's noise)",
+               equal.ratio(control, raw), "1.0")  # fmt: skip
+        paired("router / raw start_workflow", equal.ratio("router", raw, control), ">= 0.95")
         paired("enqueue_many / raw at its best level", bulk.ratio(many, best_raw), ">= 1.0")
         paired("placement memory in Redis / in-process",
                equal.ratio("router", "router, memory in-process"), "its one extra write")  # fmt: skip
         moved = await migration_cost(settings, client, jobs, concurrency)
         moves = len(moved.rates["migrate"])
         print(
-            f"\nmigrate, {jobs} waiting Bull jobs per round (medians of {moves} rounds, rotating):"
+            f"\nmigrate, {jobs} waiting Bull jobs a round (medians of {moves} rounds, balanced orders):"
         )
         for name in moved.rates:
             print(f"  {name:<38}{moved.median(name):>8,.0f} jobs/s")
@@ -553,10 +547,19 @@ async def main(jobs: int, concurrency: int) -> None:
 
 
 def paired(label: str, ratio: tuple[float, list[float]], target: str) -> None:
-    """One ratio line: the median of the per-round ratios, the target, each round's."""
+    """One ratio line: the median of the per-round ratios, the target, their spread."""
     median, each = ratio
-    rounds = " ".join(f"{r:.2f}" for r in each)
-    print(f"{label:<40}: {median:.2f}  (target {target}; rounds: {rounds})")
+    print(f"{label:<48}: {median:.3f}  (target {target}; middle half of rounds "
+          f"{quartiles(each)}, all {min(each):.2f}-{max(each):.2f})")  # fmt: skip
+
+
+def cpu_table(rounds: Rounds, unit: str) -> None:
+    """Each path's median rate and its CPU per job: this process's and, if read, Redis's."""
+    for name in rounds.rates:
+        redis = rounds.redis_us[name]
+        on_redis = f"{statistics.median(redis):>8.1f} µs CPU/job (Redis)" if redis else ""
+        print(f"  {name:<38}{rounds.median(name):>8,.0f} {unit}"
+              f"{statistics.median(rounds.cpu_us[name]):>8.1f} µs CPU/job (caller){on_redis}")  # fmt: skip
 
 
 if __name__ == "__main__":
