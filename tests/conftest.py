@@ -7,13 +7,15 @@ Each test gets a flushed Redis database and a fresh Temporal task queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import redis
@@ -188,26 +190,43 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def spawn_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start ``queue-router <args>`` subprocesses; any still running are stopped after."""
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Spawned] = []
+    outputs = contextlib.ExitStack()
 
     def spawn(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen[bytes]:
         cli = Path(sys.executable).parent / "queue-router"
-        process = subprocess.Popen([str(cli), *args], env=env, cwd=cwd,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        output = outputs.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed after)
+        process = Spawned([str(cli), *args], env=env, cwd=cwd, stdout=output,
+                          stderr=subprocess.STDOUT)  # fmt: skip
+        process.output = output
         started.append(process)
         return process
 
-    yield spawn
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    with outputs:
+        yield spawn
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+class Spawned(subprocess.Popen[bytes]):
+    """A subprocess whose output goes to a file, not a pipe: one that nobody reads while it
+    runs (killed mid-migration, or a worker left running) never stops on a full pipe.
+    ``communicate`` waits for it and returns that output, as with a pipe."""
+
+    output: IO[bytes]
+
+    def communicate(  # type: ignore[override]
+        self, input: bytes | None = None, timeout: float | None = None
+    ) -> tuple[bytes, None]:
+        self.wait(timeout)
+        self.output.seek(0)
+        return self.output.read(), None
 
 
 @pytest.fixture(scope="session")
