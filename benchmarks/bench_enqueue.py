@@ -7,7 +7,7 @@ against a bare mmh3 hash; the Temporal path against a raw ``start_workflow``, wi
 without the placement memory; ``enqueue_many`` against raw starts at the best concurrency
 level found; and ``queue-router migrate`` against raw starts. Node's Bull producer is the
 peer in ``bench_vs_node.py``.
-Usage: python benchmarks/bench_enqueue.py [--jobs N] [--concurrency C]
+Usage: python benchmarks/bench_enqueue.py [--jobs N] [--concurrency C] [--temporal-rounds R]
 """
 
 from __future__ import annotations
@@ -449,7 +449,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def main(jobs: int, concurrency: int) -> None:
+async def main(jobs: int, concurrency: int, temporal_rounds: int) -> None:
     with servers() as (redis_url, target):
         client = await connect_temporal(target)
         queues: dict[str, Any] = {
@@ -521,7 +521,9 @@ async def main(jobs: int, concurrency: int) -> None:
         print(f"route() / bare mmh3.hash               : {routes['env / bare']:.2f}"
               "  (target <= 3)")  # fmt: skip
         print(f"route() on live state / bare mmh3.hash : {routes['live / bare']:.2f}")
-        levels, equal, bulk = await temporal_path_cost(settings, client, jobs, concurrency)
+        levels, equal, bulk = await temporal_path_cost(
+            settings, client, jobs, concurrency, temporal_rounds
+        )
         print(f"\nTemporal path, {jobs} starts a round, rounds in balanced orders (medians):")
         for name in levels.rates:
             print(f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s")
@@ -566,5 +568,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--temporal-rounds", type=int, default=12,
+        help="rounds of the Temporal paths, a multiple of 4 (more: a finer ratio; each "
+        "round of four paths takes about 10 s)",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.concurrency))
+    if args.temporal_rounds < 4 or args.temporal_rounds % 4:
+        parser.error(f"--temporal-rounds {args.temporal_rounds}: must be a multiple of 4")
+    asyncio.run(main(args.jobs, args.concurrency, args.temporal_rounds))

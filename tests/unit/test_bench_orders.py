@@ -1,0 +1,31 @@
+"""The benchmarks' round orders: a ratio between paths is only fair if no path always
+runs right after the same other one (it inherits that path's leftover work) or always
+first (it meets the freshest server)."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from bench_enqueue import balanced_orders
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+def test_every_path_follows_every_other_equally_often_and_holds_every_place(n: int) -> None:
+    orders = balanced_orders(n)
+    assert all(sorted(order) == list(range(n)) for order in orders), orders
+    follows = collections.Counter(
+        (before, after) for order in orders for before, after in itertools.pairwise(order)
+    )
+    assert len(follows) == n * (n - 1), f"some path never follows another: {orders}"
+    assert len(set(follows.values())) == 1, f"uneven: {follows}"
+    for place in range(n):
+        assert sorted(order[place] for order in orders) == sorted(
+            list(range(n)) * (len(orders) // n)
+        ), f"place {place} uneven: {orders}"
