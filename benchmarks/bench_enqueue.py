@@ -141,8 +141,12 @@ async def shadow_cost(
         shadow_log.setLevel(level)
 
 
+SHADOW_BLOCK = 500
+"""Jobs in one block of ``shadow_blocks``: a few tens of milliseconds at concurrency 50."""
+
+
 async def shadow_blocks(
-    settings: Settings, concurrency: int, repetitions: int = 42, block: int = 500
+    settings: Settings, concurrency: int, repetitions: int = 42, block: int = SHADOW_BLOCK
 ) -> Rounds:
     """Bull mode, Bull mode again (the control) and shadow mode handed to the workers, in
     blocks of ``block`` jobs at ``concurrency`` on one warm router, interleaved.
@@ -495,7 +499,7 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int) -> None:
         print(f"shadow copies with Temporal down: {down_stats}")
         blocks = await shadow_blocks(settings, concurrency)
         print(f"\nshadow's cost to a caller at concurrency {concurrency}: "
-              f"{len(blocks.rates['bull'])} repetitions of 500-job blocks per path, "
+              f"{len(blocks.rates['bull'])} repetitions of {SHADOW_BLOCK}-job blocks per path, "
               "interleaved on one router:")  # fmt: skip
         cpu_table(blocks, "jobs/s")
         paired("bull / bull (the control: this machine's noise)",
