@@ -24,6 +24,7 @@ from temporalio.client import Client
 from queue_router import QueueRouter
 from queue_router.testing.devservers import RedisClusterServer
 from tests.conftest import cluster_fields, worker_env
+from tests.visibility import listed
 from workflows import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -82,13 +83,7 @@ async def crash_and_rerun(
     assert sorted(db.hkeys(ledger_key)) == ids
     # Temporal: exactly one workflow (one run) per job.
     expected = {workflow_id(QUEUE, i) for i in ids}
-    for _ in range(100):  # visibility lags a little behind the starts
-        runs_per_id = Counter(
-            [w.id async for w in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")]
-        )
-        if sum(runs_per_id.values()) >= jobs:
-            break
-        await asyncio.sleep(0.2)
+    runs_per_id = Counter(await listed(temporal_client, task_queue, at_least=jobs))
     assert set(runs_per_id) == expected
     duplicated = [wf for wf, n in runs_per_id.items() if n > 1]
     assert duplicated == []

@@ -151,7 +151,7 @@ async def test_a_second_controller_for_the_queue_exits_2_naming_the_first(
     first = spawn_worker(["rollout", "calc", "--every", "60s"], {**env, "PATH": "/usr/bin:/bin"})
     deadline = time.monotonic() + 30
     while not redis_db.exists("queue-router:rollout:calc:lease"):
-        assert first.poll() is None, first.stdout.read()
+        assert first.poll() is None, first.communicate()[0]
         assert time.monotonic() < deadline, "the first controller never took the lease"
         await asyncio.sleep(0.1)
     second = run_cli(["rollout", "calc", "--every", "60s"], env)

@@ -10,6 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from queue_router import ConfigError, QueueRouter, Settings
+from tests.visibility import listed
 from workflows import JobEnvelope
 
 QUEUES = {"trace-ingest": {"mode": "temporal", "workflow_type": "traceIngest",
@@ -29,7 +30,7 @@ async def test_a_job_started_by_another_producer_first_runs_once(
     assert (placement.job_id, placement.existing) == ("trace-t42", True)
     fresh = await router.enqueue("trace-ingest", {"span": 2}, job_id="t43")
     assert fresh.placements[0].job_id == "trace-t43" and not fresh.placements[0].existing
-    found = [e.id async for e in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")]
+    found = await listed(temporal_client, task_queue, at_least=2)
     assert sorted(found) == ["trace-t42", "trace-t43"]
 
 
