@@ -7,6 +7,11 @@ so). Then one call probes Temporal again. Every way that probe can end settles t
 guard: success closes it; a definite failure, an unknown outcome, a cancellation or any
 other error re-opens it for another cooldown. (A probe left unsettled would keep the
 guard open forever, since no other call may try Temporal while it is out.)
+
+Calls let through before the guard opened may answer after it did. Their answers are
+about a Temporal from before the failures that opened it: a late success does not close
+the guard, and a late failure does not pass for the probe's. Each opening starts a new
+``generation``; a call carries the one it was let through in.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class RollbackGuard:
         self._in_a_row = 0
         self._opened_at: float | None = None
         self._probing = False
+        self.generation = 0
+        """How many times the guard has opened; a call's answer counts for the guard only
+        if no opening came between the call's admission and its answer."""
 
     @property
     def is_open(self) -> bool:
@@ -58,27 +66,41 @@ class RollbackGuard:
             return 0.0
         return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
 
-    def record_success(self) -> None:
+    def record_success(self, admitted: int) -> bool:
+        """A call let through in generation ``admitted`` succeeded; True if that closed the
+        guard (it stays open when it opened since: the call left before the failures)."""
         self._in_a_row = 0
+        if admitted != self.generation or self._opened_at is None:
+            return False
         self._opened_at = None
         self._probing = False
+        return True
 
-    def record_failure(self) -> bool:
-        """Count a definite failure; True if this one opened (or re-opened) the guard."""
+    def record_failure(self, admitted: int) -> bool:
+        """Count a definite failure of a call let through in generation ``admitted``; True
+        if this one opened (or re-opened) the guard."""
         self._in_a_row += 1
-        reopen = self._probing or (self._opened_at is None and self._in_a_row >= self.failures)
-        self._probing = False
-        if reopen and self.failures > 0:
-            self._opened_at = self._clock()
-            return True
+        probe_failed = self._probing and admitted == self.generation
+        if probe_failed:
+            self._probing = False
+        if probe_failed or (self._opened_at is None and self._in_a_row >= self.failures):
+            return self._open(self._clock())
         return False
+
+    def _open(self, at: float) -> bool:
+        if self.failures <= 0:
+            return False
+        self._opened_at = at
+        self.generation += 1
+        return True
 
     def hold_open_until(self, deadline: float) -> None:
         """Another instance opened the shared guard: stay open until ``deadline`` (clock time)."""
-        if self.failures > 0:
-            opened_at = deadline - self.cooldown_s
-            if self._opened_at is None or opened_at > self._opened_at:
-                self._opened_at = opened_at
+        opened_at = deadline - self.cooldown_s
+        if self._opened_at is None:
+            self._open(opened_at)
+        elif opened_at > self._opened_at:  # the same opening read again, or one extended
+            self._opened_at = opened_at
 
     def release(self) -> None:
         """Another instance's probe succeeded and closed the shared guard."""
@@ -93,4 +115,4 @@ class RollbackGuard:
         """
         if self._probing:
             self._probing = False
-            self._opened_at = self._clock()
+            self._open(self._clock())

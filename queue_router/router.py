@@ -410,6 +410,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
     async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
         may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
         admission = self._guard.admit() if may_fall_back else Admission.GO
+        generation = self._guard.generation  # an opening while this call is out: not ours
         if admission is Admission.FALL_BACK:
             reason = (
                 f"rollback guard open after {self._guard.failures} Temporal failures in a row; "
@@ -419,7 +420,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         try:
             placement = await self._call(route.primary, request, route.mode.value)
         except (BackendUnavailable, CredentialsRejected) as exc:  # definitely not written
-            if route.to_temporal and self._guard.record_failure():
+            if route.to_temporal and self._guard.record_failure(generation):
                 log.error("rollback guard opened: %s", exc)
                 self._publish_guard()
                 self._share_guard(opened=True, reason=str(exc))
@@ -432,9 +433,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             raise
         else:
             if route.to_temporal:
-                was_open = self._guard.is_open
-                self._guard.record_success()
-                if was_open:
+                if self._guard.record_success(generation):  # the probe (or no fallback)
                     self._publish_guard()
                     self._share_guard(opened=False, reason="")
                 await self._memory.held(request.queue, request.job_id, placement)

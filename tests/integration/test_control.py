@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -45,6 +45,26 @@ def app(env: dict[str, str], tag: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+AppStarter = Callable[[dict[str, str], str], subprocess.Popen[str]]
+
+
+@pytest.fixture
+def start_app() -> Iterator[AppStarter]:
+    """``app``, with every app a failed test left running stopped and its pipe closed (an
+    unread pipe collected later is a ``ResourceWarning`` in whichever test runs then)."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(env: dict[str, str], tag: str) -> subprocess.Popen[str]:
+        started.append(app(env, tag))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()  # reaps it and closes its pipe
+
+
 async def lines_until(apps: list[subprocess.Popen[str]], at: float) -> list[dict[str, Any]]:
     """Stop the apps at time ``at`` (and no earlier); every line they printed."""
     await asyncio.sleep(max(0.0, at - time.time()))
@@ -58,11 +78,12 @@ async def lines_until(apps: list[subprocess.Popen[str]], at: float) -> list[dict
 @pytest.mark.timeout(120)
 async def test_set_steers_two_app_processes_within_two_seconds_and_survives_redis_down(
     own_redis: RedisServer, temporal_server: Any, temporal_client: Client, task_queue: str,
+    start_app: AppStarter,
 ) -> None:  # fmt: skip
     env = {"REDIS_URL": own_redis.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
            "TEMPORAL_TASK_QUEUE": task_queue, "TEMPORAL_TRAFFIC_PERCENTAGE": "0"}  # fmt: skip
     tags = [f"p{n}-{uuid.uuid4().hex[:6]}" for n in range(2)]
-    apps = [app(env, tag) for tag in tags]
+    apps = [start_app(env, tag) for tag in tags]
     marks: dict[str, float] = {}
 
     async def step(name: str, action: Callable[[], Any], after_s: float) -> None:
@@ -129,13 +150,13 @@ async def test_invalid_set_exits_2_and_changes_nothing(
 @pytest.mark.timeout(60)
 async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_process_and_closed_by_its_probe(
     make_router: Callable[..., Any], redis_server: RedisServer, temporal_server: Any,
-    redis_db: redis.Redis, task_queue: str,
+    redis_db: redis.Redis, task_queue: str, start_app: AppStarter,
 ) -> None:  # fmt: skip
     guarded = {"use_temporal_workflows": True, "guard_failures": 2, "guard_cooldown_ms": 5000}
     env = {"REDIS_URL": redis_server.url, "TEMPORAL_CLUSTER_URL": temporal_server.target,
            "TEMPORAL_TASK_QUEUE": task_queue, "USE_TEMPORAL_WORKFLOWS": "true",
            "QUEUE_ROUTER_GUARD_FAILURES": "2", "QUEUE_ROUTER_GUARD_COOLDOWN_MS": "5000"}  # fmt: skip
-    b = app(env, f"b-{uuid.uuid4().hex[:6]}")  # B's Temporal works all along
+    b = start_app(env, f"b-{uuid.uuid4().hex[:6]}")  # B's Temporal works all along
     await asyncio.sleep(2.0)
     a: QueueRouter = await make_router(temporal_cluster_url=f"127.0.0.1:{free_port()}",
                                        temporal_retry_ms=100, **guarded)  # fmt: skip
