@@ -68,22 +68,25 @@ class RollbackGuard:
 
     def record_success(self, admitted: int) -> bool:
         """A call let through in generation ``admitted`` succeeded; True if that closed the
-        guard (it stays open when it opened since: the call left before the failures)."""
+        guard. A call let through before the latest opening changes nothing."""
+        if admitted != self.generation:
+            return False
         self._in_a_row = 0
-        if admitted != self.generation or self._opened_at is None:
+        if self._opened_at is None:
             return False
         self._opened_at = None
         self._probing = False
         return True
 
     def record_failure(self, admitted: int) -> bool:
-        """Count a definite failure of a call let through in generation ``admitted``; True
-        if this one opened (or re-opened) the guard."""
+        """A call let through in generation ``admitted`` definitely failed; True if that
+        opened (or re-opened) the guard. A call let through before the latest opening
+        changes nothing."""
+        if admitted != self.generation:
+            return False
         self._in_a_row += 1
-        probe_failed = self._probing and admitted == self.generation
-        if probe_failed:
+        if self._probing or (self._opened_at is None and self._in_a_row >= self.failures):
             self._probing = False
-        if probe_failed or (self._opened_at is None and self._in_a_row >= self.failures):
             return self._open(self._clock())
         return False
 

@@ -142,6 +142,7 @@ def test_late_answers_of_calls_let_through_before_the_guard_opened() -> None:
     assert guard.record_failure(early) is False  # another early call failing late: not the probe
     assert guard.admit() is Admission.FALL_BACK  # the probe is still out
     assert guard.record_success(probe) is True and not guard.is_open
+    assert guard.record_failure(early) is False and not guard.is_open  # old news: not counted
 
 
 def test_reading_the_shared_guard_again_is_not_a_new_opening() -> None:
