@@ -10,8 +10,9 @@ guard open forever, since no other call may try Temporal while it is out.)
 
 Calls let through before the guard opened may answer after it did. Their answers are
 about a Temporal from before the failures that opened it: a late success does not close
-the guard, and a late failure does not pass for the probe's. Each opening starts a new
-``generation``; a call carries the one it was let through in.
+the guard, and a late failure neither passes for the probe's nor counts toward the next
+opening. Each opening starts a new ``generation``; a call carries the one it was let
+through in.
 """
 
 from __future__ import annotations
