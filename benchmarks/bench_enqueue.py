@@ -292,8 +292,10 @@ async def rates_of(paths: dict[str, Timed], rounds: int, redis: Any = None) -> R
     redis_cpu: dict[str, list[float]] = {name: [] for name in names}
 
     async def redis_seconds() -> float:
-        info: Any = await redis.info("cpu") if redis is not None else {}
-        return float(info.get("used_cpu_user", 0)) + float(info.get("used_cpu_sys", 0))
+        if redis is None:
+            return 0.0
+        info: Any = await redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     for r in range(rounds):
         for name in (names[index] for index in orders[r % len(orders)]):
