@@ -19,6 +19,7 @@ from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import NotEnqueuedError, QueueRouterError
 from queue_router.metrics import EnqueueOutcome, count_enqueue, time_enqueue
+from queue_router.placements import HeldTogether, PlacementMemory
 from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
 
@@ -35,6 +36,7 @@ class ManyJobs:
     """What ``enqueue_many`` needs of the router it is mixed into."""
 
     _backends: Mapping[str, Backend]
+    _memory: PlacementMemory
 
     @abstractmethod
     def _check_usable(self) -> None: ...
@@ -44,7 +46,11 @@ class ManyJobs:
 
     @abstractmethod
     def _place(
-        self, config: QueueConfig, route: Route, request: EnqueueRequest
+        self,
+        config: QueueConfig,
+        route: Route,
+        request: EnqueueRequest,
+        memory: PlacementMemory | None = None,
     ) -> Awaitable[Receipt]: ...
 
     async def enqueue_many(
@@ -65,6 +71,7 @@ class ManyJobs:
         running: list[asyncio.Task[None]] = []
         in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
         room = asyncio.Semaphore(concurrency)
+        memory = HeldTogether(self._memory)  # what Temporal holds: written in batches
         jobs = iter(jobs)
         try:
             while chunk := list(itertools.islice(jobs, CHUNK)):
@@ -82,7 +89,8 @@ class ManyJobs:
                         batched.setdefault(route.primary, []).append((index, route, request))
                     else:  # placed now, ``concurrency`` at a time: reading waits for a slot
                         await room.acquire()
-                        one = self._place_one(index, config, route, request, results, room)
+                        resolved = (config, route, request)
+                        one = self._place_one(index, resolved, memory, results, room)
                         running.append(asyncio.create_task(one))
                 for backend_name, items in batched.items():
                     await in_flight.acquire()
@@ -94,21 +102,21 @@ class ManyJobs:
         finally:
             for task in running:  # only unfinished ones, when this call itself is cancelled
                 task.cancel()
+            await memory.flush()  # before any receipt is returned, or the cancellation
         return [r for r in results if r is not None]
 
     async def _place_one(
         self,
         index: int,
-        config: QueueConfig,
-        route: Route,
-        request: EnqueueRequest,
+        resolved: tuple[QueueConfig, Route, EnqueueRequest],
+        memory: PlacementMemory,
         results: list[Receipt | QueueRouterError | None],
         room: asyncio.Semaphore,
     ) -> None:
         """One job placed as ``enqueue`` places it; its receipt or error lands at its index
         and its slot in ``room`` is given back."""
         try:
-            results[index] = await self._place(config, route, request)
+            results[index] = await self._place(*resolved, memory)
         except QueueRouterError as exc:
             results[index] = exc
         finally:

@@ -375,13 +375,19 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         return config, self.route(queue, key if key is not None else job_id), request
 
     def _place(
-        self, config: QueueConfig, route: Route, request: EnqueueRequest
+        self,
+        config: QueueConfig,
+        route: Route,
+        request: EnqueueRequest,
+        memory: PlacementMemory | None = None,
     ) -> Awaitable[Receipt]:
         """Place a resolved job on its route (a shadow copy is ``_single``'s: shadow mode
-        writes one side). Not a coroutine itself: one coroutine less on the hot path."""
+        writes one side), remembering in ``memory`` (the router's own unless given) what
+        Temporal holds. Not a coroutine itself: one coroutine less on the hot path."""
+        memory = self._memory if memory is None else memory
         if route.secondary is not None:
-            return self._dual(route, request)
-        return self._single(route, request, config)
+            return self._dual(route, request, memory)
+        return self._single(route, request, config, memory)
 
     async def _call(
         self, backend_name: str, request: EnqueueRequest, mode: str, *, fell_back: bool = False
@@ -407,7 +413,9 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 request.queue, backend_name, mode, outcome, time.perf_counter() - started
             )
 
-    async def _single(self, route: Route, request: EnqueueRequest, config: QueueConfig) -> Receipt:
+    async def _single(
+        self, route: Route, request: EnqueueRequest, config: QueueConfig, memory: PlacementMemory
+    ) -> Receipt:
         may_fall_back = route.to_temporal and self.settings.routing.bull_fallback
         admission = self._guard.admit() if may_fall_back else Admission.GO
         generation = self._guard.generation  # an opening while this call is out: not ours
@@ -416,7 +424,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 f"rollback guard open after {self._guard.failures} Temporal failures in a row; "
                 f"Temporal is tried again in {self._guard.retry_in_s():.0f}s"
             )
-            return await self._fall_back(route, request, config, reason, "guard_open")
+            return await self._fall_back(route, request, config, memory, reason, "guard_open")
         try:
             placement = await self._call(route.primary, request, route.mode.value)
         except (BackendUnavailable, CredentialsRejected) as exc:  # definitely not written
@@ -426,17 +434,17 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
                 self._share_guard(opened=True, reason=str(exc))
             if not may_fall_back:
                 raise
-            return await self._fall_back(route, request, config, str(exc), "unavailable")
+            return await self._fall_back(route, request, config, memory, str(exc), "unavailable")
         except EnqueueOutcomeUnknown:
             if route.to_temporal:
-                await self._memory.doubt(request.queue, request.job_id)
+                await memory.doubt(request.queue, request.job_id)
             raise
         else:
             if route.to_temporal:
                 if self._guard.record_success(generation):  # the probe (or no fallback)
                     self._publish_guard()
                     self._share_guard(opened=False, reason="")
-                await self._memory.held(request.queue, request.job_id, placement)
+                await memory.held(request.queue, request.job_id, placement)
         finally:
             if admission is Admission.PROBE:  # the guard is open while probing: gauge stays 1
                 self._guard.settle_probe()  # unknown, cancelled ...: re-open, never stick
@@ -448,7 +456,13 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         return receipt(route, request, (placement,), shadow_started=started)
 
     async def _fall_back(
-        self, route: Route, request: EnqueueRequest, config: QueueConfig, reason: str, why: str
+        self,
+        route: Route,
+        request: EnqueueRequest,
+        config: QueueConfig,
+        memory: PlacementMemory,
+        reason: str,
+        why: str,
     ) -> Receipt:
         """Temporal definitely did not take the job now: the legacy queue gets it instead.
 
@@ -457,7 +471,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         was unknown: ``EnqueueOutcomeUnknown``). A legacy copy would run it twice.
         """
         try:
-            recalled = await self._memory.recall(request.queue, request.job_id)
+            recalled = await memory.recall(request.queue, request.job_id)
         except PlacementMemoryUnavailable as exc:
             raise EnqueueOutcomeUnknown(
                 "temporal", request.job_id,
@@ -486,7 +500,9 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             route, request, (placement,), failures=(failed,), fell_back=True, reason=reason
         )
 
-    async def _dual(self, route: Route, request: EnqueueRequest) -> Receipt:
+    async def _dual(
+        self, route: Route, request: EnqueueRequest, memory: PlacementMemory
+    ) -> Receipt:
         assert route.secondary is not None
         names = (route.primary, route.secondary)
         outcomes = await asyncio.gather(
@@ -500,14 +516,14 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             if isinstance(outcome, Placement):
                 held.append(outcome)
                 if name == "temporal":
-                    await self._memory.held(request.queue, request.job_id, outcome)
+                    await memory.held(request.queue, request.job_id, outcome)
                 continue
             if not isinstance(outcome, QueueRouterError):
                 raise outcome  # cancellation and the like
             errors.append(outcome)
             kind = "unknown" if isinstance(outcome, EnqueueOutcomeUnknown) else "failed"
             if name == "temporal" and kind == "unknown":
-                await self._memory.doubt(request.queue, request.job_id)
+                await memory.doubt(request.queue, request.job_id)
             error = f"{kind}: {outcome}"
             failed.append(Placement(backend=name, job_id=request.job_id, error=error))
             log.error("dual-write of job %s: %s side %s: %s", request.job_id, name, kind, outcome)

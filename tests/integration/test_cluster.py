@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
 from queue_router import JobOptions, QueueRouter
-from queue_router.placements import RedisPlacementMemory
+from queue_router.placements import Recalled, RedisPlacementMemory
 from queue_router.processors import EffectClaims, effect_key
 from queue_router.receipts import Placement
 from queue_router.shadow_handoff import INTENTS_KEY
@@ -85,10 +85,14 @@ async def test_claims_and_placement_memory_on_the_cluster(
             await memory.held("email-send", f"job-{job}", placement)
             await memory.doubt("email-send", f"doubt-{job}")
         assert len(performed) == 20
+        placement = Placement(backend="temporal", job_id="email-send/many")
+        await memory.held_many([("email-send", f"many-{job}", placement) for job in range(20)])
         fresh = RedisPlacementMemory("redis://127.0.0.1/0", ttl_s=60, timeout_s=5,
                                      cluster_nodes=seeds)  # fmt: skip
         assert (await fresh.recall("email-send", "job-7")).state == "held"  # type: ignore[union-attr]
         assert (await fresh.recall("email-send", "doubt-7")).state == "doubt"  # type: ignore[union-attr]
+        for job in range(20):  # one batch, its keys on every master
+            assert (await fresh.recall("email-send", f"many-{job}")) == Recalled("held")
         await fresh.aclose()
     finally:
         await claims.aclose()

@@ -14,7 +14,7 @@ import pytest
 import redis
 from temporalio.client import Client
 
-from queue_router import EnqueueOutcomeUnknown, QueueRouter
+from queue_router import EnqueueOutcomeUnknown, Job, QueueRouter, Receipt
 from queue_router.processors import JobContext, Registry
 from queue_router.testing.devservers import TemporalServer, connect_temporal, free_port
 from queue_router.worker import run_worker
@@ -128,3 +128,23 @@ async def test_with_redis_down_too_the_answer_is_unknown_not_a_fallback(
     )  # fmt: skip
     with pytest.raises(EnqueueOutcomeUnknown, match="cannot be checked"):
         await router.enqueue("email-send", {}, job_id="dark-1")
+
+
+async def test_jobs_placed_by_enqueue_many_never_fall_back_from_another_router(
+    make_router: Callable[..., Any], redis_db: redis.Redis,
+) -> None:  # fmt: skip
+    """``enqueue_many`` writes its records in batches; each is in Redis once it returns."""
+    a: QueueRouter = await make_router(use_temporal_workflows=True)
+    ids = [f"many-{i}" for i in range(120)]
+    results = await a.enqueue_many("email-send", [Job({"i": i}, job_id=i) for i in ids])
+    assert all(isinstance(r, Receipt) and r.backends == ("temporal",) for r in results)
+    b: QueueRouter = await make_router(  # its own memory; Temporal unreachable from it
+        use_temporal_workflows=True, temporal_cluster_url=f"127.0.0.1:{free_port()}",
+        temporal_retry_ms=200,
+    )  # fmt: skip
+    again = await b.enqueue_many("email-send", [Job({}, job_id=i) for i in [*ids, "new-1"]])
+    for job_id, receipt in zip(ids, again, strict=False):
+        assert isinstance(receipt, Receipt) and not receipt.fell_back, (job_id, receipt)
+        assert receipt.placements[0].detail["remembered"] is True
+    assert isinstance(again[-1], Receipt) and again[-1].fell_back  # a new id still falls back
+    assert [key for key in redis_db.keys("bull:email-send:*") if ":many-" in key] == []

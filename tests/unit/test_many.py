@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from queue_router import Job, QueueRouterError, Receipt, SyncQueueRouter
+from queue_router import (
+    BackendUnavailable,
+    Job,
+    QueueRouter,
+    QueueRouterError,
+    Receipt,
+    Settings,
+    SyncQueueRouter,
+)
 from queue_router.contract import EnqueueRequest
 from queue_router.many import CHUNK
+from queue_router.placements import PlacementMemory
 from queue_router.receipts import Placement
+from queue_router.testing import MemoryBackend
 from tests.unit.test_router import router_with
 
 
@@ -94,3 +104,75 @@ def test_the_blocking_router_reads_its_input_a_chunk_at_a_time_in_the_callers_th
     assert [r.job_id for r in results if isinstance(r, Receipt)] == [f"s-{i}" for i in range(read)]
     assert read == 2 * CHUNK + 7
     assert read_at_first_write is not None and read_at_first_write <= CHUNK
+
+
+class WrittenMemory(PlacementMemory):
+    """A memory that counts its writes as a shared one makes them: one per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[list[str]] = []
+
+    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
+        self.writes.append([job_id])
+        await super().held(queue, job_id, placement)
+
+    async def held_many(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
+        self.writes.append([job_id for _, job_id, _ in jobs])
+        await super().held_many(jobs)
+
+
+def router_remembering(
+    memory: PlacementMemory, latency_s: float = 0.0
+) -> tuple[QueueRouter, MemoryBackend]:
+    backends = {n: MemoryBackend(n, latency_s=latency_s) for n in ("bull", "rq", "temporal")}
+    settings = Settings.from_env(temporal_traffic_percentage=100)
+    return QueueRouter(settings, backends=backends, memory=memory), backends["temporal"]
+
+
+async def test_what_temporal_holds_is_remembered_in_batches_before_the_call_returns() -> None:
+    """One write a start is a Redis round trip a start; a batch is one for fifty."""
+    memory = WrittenMemory()
+    router, _ = router_remembering(memory)
+    ids = [f"b-{i}" for i in range(120)]
+    results = await router.enqueue_many("email-send", [Job({}, job_id=i) for i in ids])
+    assert all(isinstance(r, Receipt) and r.backends == ("temporal",) for r in results)
+    assert [len(write) for write in memory.writes] == [50, 50, 20]
+    assert sorted(i for write in memory.writes for i in write) == sorted(ids)
+
+
+async def test_a_job_repeated_in_one_call_is_known_held_before_its_batch_is_written() -> None:
+    """The second start of a job finds Temporal refusing: it must not fall back to Bull,
+    though the first start's record is still waiting for its batch."""
+    memory = WrittenMemory()
+    router, temporal = router_remembering(memory)
+    place = temporal.enqueue
+
+    async def refused_once_held(request: EnqueueRequest) -> Placement:
+        if (request.queue, request.job_id) in temporal.jobs:
+            raise BackendUnavailable("temporal", "refused for the test")
+        return await place(request)
+
+    temporal.enqueue = refused_once_held  # type: ignore[method-assign]
+    jobs = [Job({}, job_id="twice"), Job({}, job_id="other"), Job({}, job_id="twice")]
+    results = await router.enqueue_many("email-send", jobs, concurrency=1)
+    again = results[2]
+    assert isinstance(again, Receipt) and again.backends == ("temporal",) and not again.fell_back
+    assert again.placements[0].existing and again.placements[0].detail["remembered"]
+    assert memory.writes == [["twice", "other"]]  # the repeat added no record
+
+
+async def test_a_cancelled_call_still_writes_what_temporal_took() -> None:
+    memory = WrittenMemory()
+    router, temporal = router_remembering(memory, latency_s=0.01)
+    call = asyncio.create_task(
+        router.enqueue_many("email-send", [Job({}, job_id=f"c-{i}") for i in range(40)],
+                            concurrency=10)
+    )  # fmt: skip
+    await asyncio.sleep(0.025)  # the first ten placed, the second ten on their way
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    taken = {job_id for _, job_id in temporal.jobs}
+    assert 10 <= len(taken) < 40
+    assert {i for write in memory.writes for i in write} == taken
