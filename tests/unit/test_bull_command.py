@@ -7,9 +7,11 @@ next command as part of this one).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from backends.bull import BullBackend
+from backends.bull import BullBackend, _options_json
 from queue_router.contract import EnqueueRequest
 from queue_router.one_connection import pack
 from queue_router.receipts import JobOptions
@@ -28,3 +30,16 @@ def test_a_single_job_command_is_the_whole_call_packed(prefix: str) -> None:
     whole = pack("EVALSHA", backend._script.sha, *head, *args)
     assert backend._packed_head("email-send") + pack(*args)[len(b"*8\r\n") :] == whole
     assert backend._packed_head("email-send") is backend._packed_head("email-send")
+
+
+def test_option_json_follows_each_options_object_past_the_cache_bound() -> None:
+    """Cached by identity first: equal objects give equal JSON, different ones their own,
+    and a queue's defaults stay right after many options made per call."""
+    defaults = JobOptions(attempts=3)
+    first = _options_json(defaults)
+    assert json.loads(first) == defaults.to_bull()
+    assert _options_json(JobOptions(attempts=3)) == first  # equal, another object
+    for delay in range(600):  # options made per call, past the bound
+        assert json.loads(_options_json(JobOptions(delay_ms=delay)))["delay"] == delay
+    assert _options_json(defaults) == first
+    assert json.loads(_options_json(JobOptions(attempts=4)))["attempts"] == 4
