@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-from temporalio.converter import DataConverter
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    DataConverter,
+    DefaultPayloadConverter,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
 
 from backends.temporal import _start_request
 from queue_router import JobOptions, QueueRouter, Settings
+from queue_router.contract import EnqueueRequest
 from queue_router.testing import MemoryBackend
 from workflows import JobEnvelope
 
@@ -39,3 +49,55 @@ async def test_the_input_is_the_envelope_exactly_as_the_converter_encodes_it() -
     assert list(start.input.payloads) == [expected]
     [decoded] = await DataConverter.default.decode(list(start.input.payloads), [JobEnvelope])
     assert decoded == envelope
+
+
+class _Codec(PayloadCodec):
+    """Stands for an encrypting codec: its output is never reused."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+
+def _request(job_id: str, *, shadow: bool = False) -> EnqueueRequest:
+    settings = Settings.from_env(queues={"q": {"mode": "temporal", "workflow_type": "w"}})
+    backends = {name: MemoryBackend(name) for name in ("bull", "temporal", "rq", "list")}
+    router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
+    _, _, request = router._resolve("q", {"n": 1}, None, job_id, None, None)
+    return replace(request, shadow=shadow)
+
+
+async def _memo(client: _Client, request: EnqueueRequest, cache: dict[Any, Any]) -> dict[str, Any]:
+    start = await _start_request(client, request, f"q/{request.job_id}", cache)  # type: ignore[arg-type]
+    fields = dict(start.memo.fields)
+    decoded = await client.data_converter.decode(list(fields.values()))
+    return dict(zip(fields, decoded, strict=True))
+
+
+async def test_the_memo_is_the_same_whether_its_fixed_values_come_from_the_cache() -> None:
+    cache: dict[Any, Any] = {}
+    expected = {"queue": "q", "job_id": "m-1", "shadow": False}
+    assert await _memo(_Client(), _request("m-1"), cache) == expected  # encodes, keeps
+    assert set(cache) == {("queue", "q"), ("shadow", False)}
+    assert await _memo(_Client(), _request("m-2"), cache) == {**expected, "job_id": "m-2"}
+    shadowed = await _memo(_Client(), _request("m-3", shadow=True), cache)
+    assert shadowed == {**expected, "job_id": "m-3", "shadow": True}  # not the cached False
+
+
+async def test_a_codec_or_a_context_aware_converter_is_called_for_every_start() -> None:
+    with_codec = _Client(data_converter=replace(DataConverter.default, payload_codec=_Codec()))
+    cache: dict[Any, Any] = {}
+    await _memo(with_codec, _request("c-1"), cache)
+    assert cache == {}
+    context_aware = DataConverter(payload_converter_class=_ContextAware)
+    await _memo(_Client(data_converter=context_aware), _request("c-2"), cache)
+    assert cache == {}
+
+
+class _ContextAware(DefaultPayloadConverter, WithSerializationContext):
+    """A payload converter that may encode per workflow (returns a new one per context)."""
+
+    def with_context(self, context: SerializationContext) -> _ContextAware:
+        return _ContextAware()
