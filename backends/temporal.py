@@ -36,7 +36,7 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionResponse,
 )
 from temporalio.client import Client
-from temporalio.converter import WorkflowSerializationContext
+from temporalio.converter import DataConverter, WorkflowSerializationContext
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from queue_router.contract import Backend, EnqueueRequest
@@ -223,7 +223,7 @@ async def _start_request(
     converter = base.with_context(
         WorkflowSerializationContext(namespace=client.namespace, workflow_id=wf_id)
     )
-    if converter is not base or base.payload_codec is not None or len(memo_payloads or ()) > 64:
+    if converter is not base or base.payload_codec is not None or _stores_externally(base):
         memo_payloads = None
     envelope = JobEnvelope(
         queue=request.queue,
@@ -264,11 +264,16 @@ async def _start_request(
     start.input.payloads.append(envelope_payload)
     for (key, value), payload in zip(memo.items(), encoded, strict=True):
         start.memo.fields[key].CopyFrom(payload)
-        if memo_payloads is not None and key in ("queue", "shadow"):
+        if memo_payloads is not None and key in ("queue", "shadow") and len(memo_payloads) < 64:
             memo_payloads[key, value] = payload
     if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``
         start.workflow_start_delay.FromTimedelta(timedelta(milliseconds=request.options.delay_ms))
     return start
+
+
+def _stores_externally(converter: DataConverter) -> bool:
+    """The converter may put payloads in external storage (SDKs that have it): not reused."""
+    return getattr(converter, "external_storage", None) is not None
 
 
 def _never_sent(exc: RPCError) -> bool:

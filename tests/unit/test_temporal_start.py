@@ -10,8 +10,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     DataConverter,
     DefaultPayloadConverter,
+    ExternalStorage,
     PayloadCodec,
     SerializationContext,
+    StorageDriver,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
     WithSerializationContext,
 )
 
@@ -86,7 +91,7 @@ async def test_the_memo_is_the_same_whether_its_fixed_values_come_from_the_cache
     assert shadowed == {**expected, "job_id": "m-3", "shadow": True}  # not the cached False
 
 
-async def test_a_codec_or_a_context_aware_converter_is_called_for_every_start() -> None:
+async def test_a_codec_a_context_aware_converter_or_external_storage_is_used_every_start() -> None:
     with_codec = _Client(data_converter=replace(DataConverter.default, payload_codec=_Codec()))
     cache: dict[Any, Any] = {}
     await _memo(with_codec, _request("c-1"), cache)
@@ -94,6 +99,26 @@ async def test_a_codec_or_a_context_aware_converter_is_called_for_every_start() 
     context_aware = DataConverter(payload_converter_class=_ContextAware)
     await _memo(_Client(data_converter=context_aware), _request("c-2"), cache)
     assert cache == {}
+    stored = replace(DataConverter.default, external_storage=ExternalStorage(drivers=[_Driver()]))
+    await _memo(_Client(data_converter=stored), _request("c-3"), cache)
+    assert cache == {}
+
+
+class _Driver(StorageDriver):
+    """External storage that small payloads never reach."""
+
+    def name(self) -> str:
+        return "never"
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        raise AssertionError("a memo value is far below the size threshold")
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        raise AssertionError("nothing was stored")
 
 
 class _ContextAware(DefaultPayloadConverter, WithSerializationContext):
