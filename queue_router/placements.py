@@ -192,12 +192,12 @@ class HeldTogether(PlacementMemory):
     """``memory`` for one ``enqueue_many`` call: its ``held`` records are written ``size``
     at a time, and the rest by ``flush``, which the call awaits before it returns.
 
-    One write a start costs as much CPU as a tenth of the start itself (a Redis round trip
-    in this process), and the starts of a call end milliseconds apart, too far apart for
-    the shared connection to join their writes. Batching adds nothing a caller could see:
-    the call's receipts come back only after its ``flush``, and this process knows each
-    job at once (a repeat of it in the same call finds it held). ``doubt`` and ``recall``
-    go straight to ``memory``.
+    One write a start costs this process about 60 µs of CPU (a Redis round trip), a tenth
+    of the start itself, and the starts of a call end milliseconds apart, too far apart
+    for the shared connection to join their writes; 50 in one write cost 4.5 µs a record.
+    Batching adds nothing a caller could see: the call's receipts come back only after its
+    ``flush``, and this process knows each job at once (a repeat of it in the same call
+    finds it held). ``doubt`` and ``recall`` go straight to ``memory``.
     """
 
     def __init__(self, memory: PlacementMemory, size: int = 50) -> None:
