@@ -248,7 +248,8 @@ async def _start_request(
     start.workflow_type.name = request.workflow_type
     start.task_queue.name = request.task_queue
     memo: dict[str, Any] = {"job_id": request.job_id}
-    for key, value in (("queue", request.queue), ("shadow", request.shadow)):
+    fixed = {"queue": request.queue, "shadow": request.shadow}
+    for key, value in fixed.items():
         known = None if memo_payloads is None else memo_payloads.get((key, value))
         if known is None:
             memo[key] = value
@@ -264,7 +265,7 @@ async def _start_request(
     start.input.payloads.append(envelope_payload)
     for (key, value), payload in zip(memo.items(), encoded, strict=True):
         start.memo.fields[key].CopyFrom(payload)
-        if memo_payloads is not None and key in ("queue", "shadow") and len(memo_payloads) < 64:
+        if memo_payloads is not None and key in fixed and len(memo_payloads) < 64:
             memo_payloads[key, value] = payload
     if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``
         start.workflow_start_delay.FromTimedelta(timedelta(milliseconds=request.options.delay_ms))

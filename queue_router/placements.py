@@ -87,14 +87,23 @@ class PlacementMemory(AsyncLifecycle):
         while len(self._items) > self._limit:
             self._items.popitem(last=False)
 
-    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
-        """Temporal holds the job (a start succeeded or found it)."""
+    def _keep_held(self, queue: str, job_id: str, placement: Placement) -> None:
         self._keep(queue, job_id, Recalled("held", placement.job_id, placement.run_id))
 
+    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
+        """Temporal holds the job (a start succeeded or found it)."""
+        self._keep_held(queue, job_id, placement)  # replaces a doubt kept here
+        await self._share(((queue, job_id, placement),))
+
     async def held_many(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
-        """Each ``(queue, job_id, placement)`` as ``held`` would keep it."""
+        """Each ``(queue, job_id, placement)`` as ``held`` would take it, shared at once."""
         for queue, job_id, placement in jobs:
-            self._keep(queue, job_id, Recalled("held", placement.job_id, placement.run_id))
+            self._keep_held(queue, job_id, placement)
+        await self._share(jobs)
+
+    async def _share(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
+        """Tell every other process that Temporal holds ``jobs`` (kept here already); an
+        in-process memory has no one to tell."""
 
     async def doubt(self, queue: str, job_id: str) -> None:
         """A start of the job had an unknown outcome: Temporal may hold it."""
@@ -135,17 +144,13 @@ class RedisPlacementMemory(PlacementMemory):
             self._one.close()
         await self._redis.aclose()
 
-    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
-        """Remember it in Redis before the caller gets its receipt.
+    async def _share(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
+        """Remember them in Redis, before the callers get their receipts, in one round trip
+        (one per node of a cluster).
 
         On the shared connection: the writes of concurrent calls go out together, and a
         write costs one small command, not a pooled round trip (it is on every start).
         """
-        await self.held_many(((queue, job_id, placement),))
-
-    async def held_many(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
-        """Remember them in Redis in one round trip (one per node of a cluster)."""
-        await super().held_many(jobs)  # replaces doubts kept here
         keys = [memory_key(queue, job_id) for queue, job_id, _ in jobs]
         try:
             if self._one is None:
@@ -207,7 +212,7 @@ class HeldTogether(PlacementMemory):
         self._waiting: list[tuple[str, str, Placement]] = []
 
     async def held(self, queue: str, job_id: str, placement: Placement) -> None:
-        self._memory._keep(queue, job_id, Recalled("held", placement.job_id, placement.run_id))
+        self._memory._keep_held(queue, job_id, placement)
         self._waiting.append((queue, job_id, placement))
         if len(self._waiting) >= self._size:
             await self.flush()
@@ -216,7 +221,7 @@ class HeldTogether(PlacementMemory):
         """Write every record still waiting."""
         waiting, self._waiting = self._waiting, []
         if waiting:
-            await self._memory.held_many(waiting)
+            await self._memory._share(waiting)  # each was kept in ``memory`` when it came
 
     async def doubt(self, queue: str, job_id: str) -> None:
         await self._memory.doubt(queue, job_id)

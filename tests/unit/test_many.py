@@ -113,13 +113,8 @@ class WrittenMemory(PlacementMemory):
         super().__init__()
         self.writes: list[list[str]] = []
 
-    async def held(self, queue: str, job_id: str, placement: Placement) -> None:
-        self.writes.append([job_id])
-        await super().held(queue, job_id, placement)
-
-    async def held_many(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
+    async def _share(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
         self.writes.append([job_id for _, job_id, _ in jobs])
-        await super().held_many(jobs)
 
 
 def router_remembering(
