@@ -175,6 +175,12 @@ async def test_options_take_queue_defaults() -> None:
     }  # fmt: skip
 
 
+def cyclic() -> dict[str, object]:
+    data: dict[str, object] = {"to": "a@b.c"}
+    data["again"] = [data]
+    return data
+
+
 @pytest.mark.parametrize(
     ("data", "job_id", "problem"),
     [
@@ -183,6 +189,7 @@ async def test_options_take_queue_defaults() -> None:
         ({"blob": "x" * 3_000_000}, "ok-1", "QUEUE_ROUTER_MAX_PAYLOAD_BYTES=2097152"),
         ({"blob": "é" * 1_100_000}, "ok-1", "2200011 bytes as JSON"),  # 1.1M characters
         (functools.reduce(lambda inner, _: [inner], range(100_000), []), "ok-1", "nested"),
+        (cyclic(), "ok-1", "contains itself"),
     ],
 )
 async def test_bad_payloads_write_nothing(data: object, job_id: str, problem: str) -> None:

@@ -1,0 +1,47 @@
+"""The payload's JSON text: what ``json.dumps`` writes, and refuses, for any payload."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from queue_router.errors import PayloadError
+from queue_router.payload import encode_payload
+
+LIMIT = 2 * 1024 * 1024
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats()  # nan and infinities included: both must refuse them
+    | st.text()
+)
+payloads = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text() | st.integers() | st.booleans() | st.none(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(payloads)
+def test_text_and_refusals_are_json_dumps_own(data: object) -> None:
+    try:
+        expected = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        with pytest.raises(PayloadError, match="not JSON-serializable"):
+            encode_payload("q", data, limit=LIMIT)
+        return
+    assert encode_payload("q", data, limit=LIMIT) == expected
+
+
+@pytest.mark.parametrize("data", [{"when": object()}, {1.5: {2, 3}}, [b"bytes"]])
+def test_what_json_cannot_write_is_named(data: object) -> None:
+    with pytest.raises(PayloadError, match="not JSON-serializable: Object of type"):
+        encode_payload("q", data, limit=LIMIT)
