@@ -25,26 +25,20 @@ Client interceptors are therefore not applied to these starts.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
-from typing import Any
 
-from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
-from temporalio.api.workflowservice.v1 import (
-    StartWorkflowExecutionRequest,
-    StartWorkflowExecutionResponse,
-)
+from temporalio.api.workflowservice.v1 import StartWorkflowExecutionResponse
 from temporalio.client import Client
-from temporalio.converter import DataConverter, WorkflowSerializationContext
+from temporalio.converter import DataConverter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
+from backends._temporal_start import start_request, writes_json_as_we_do
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
 from queue_router.sdk_logs import core_runtime
-from workflows.envelope import JobEnvelope, shadow_id, workflow_id
+from workflows.envelope import shadow_id, workflow_id
 
 __all__ = ["TemporalBackend"]
 
@@ -99,8 +93,8 @@ class TemporalBackend(Backend):
         self._doubt_s = 2 * rpc_timeout_s + retry_s
         self._api_key = api_key
         self._client = client
-        self._memo_payloads: dict[tuple[str, object], Payload] = {}
-        """The memo's queue and shadow mark, encoded once (see ``_start_request``)."""
+        self._plain_json: tuple[DataConverter, bool] | None = None
+        """The client's converter and whether it ``writes_json_as_we_do``."""
 
     async def client(self) -> Client:
         """The client, connected lazily so a Temporal outage never stops the router."""
@@ -121,7 +115,10 @@ class TemporalBackend(Backend):
         if request.shadow:
             wf_id = shadow_id(wf_id)
         client = await self.client()
-        start = await _start_request(client, request, wf_id, self._memo_payloads)
+        converter = client.data_converter
+        if self._plain_json is None or self._plain_json[0] is not converter:
+            self._plain_json = (converter, writes_json_as_we_do(converter))
+        start = await start_request(client, request, wf_id, plain_json=self._plain_json[1])
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._retry_s
         doubt: BaseException | None = None
@@ -204,77 +201,6 @@ class TemporalBackend(Backend):
             shadow=request.shadow,
             detail={"workflow_type": request.workflow_type, "task_queue": request.task_queue},
         )
-
-
-async def _start_request(
-    client: Client,
-    request: EnqueueRequest,
-    wf_id: str,
-    memo_payloads: dict[tuple[str, object], Payload] | None = None,
-) -> StartWorkflowExecutionRequest:
-    """The start, built once per enqueue so every re-send carries the same request id.
-
-    ``memo_payloads`` keeps the memo values that are the same for every job of a queue
-    (its name, the shadow mark), encoded once: each value through the converter costs
-    about 4 µs a start. Only when the converter is the same for every workflow (it takes
-    no context) and has no codec: an encrypting codec's output is not for reuse.
-    """
-    base = client.data_converter
-    converter = base.with_context(
-        WorkflowSerializationContext(namespace=client.namespace, workflow_id=wf_id)
-    )
-    if converter is not base or base.payload_codec is not None or _stores_externally(base):
-        memo_payloads = None
-    envelope = JobEnvelope(
-        queue=request.queue,
-        job_id=request.job_id,
-        name=request.job_name,
-        data=request.data,
-        options=request.options.to_bull(),
-        shadow=request.shadow,
-        enqueued_at_ms=request.timestamp_ms,
-        compare_within_s=request.compare_within_s,
-    )
-    start = StartWorkflowExecutionRequest(
-        namespace=client.namespace,
-        workflow_id=wf_id,
-        identity=client.identity,
-        request_id=str(uuid.uuid4()),
-        workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-        workflow_id_conflict_policy=(
-            WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-        ),
-    )
-    start.workflow_type.name = request.workflow_type
-    start.task_queue.name = request.task_queue
-    memo: dict[str, Any] = {"job_id": request.job_id}
-    fixed = {"queue": request.queue, "shadow": request.shadow}
-    for key, value in fixed.items():
-        known = None if memo_payloads is None else memo_payloads.get((key, value))
-        if known is None:
-            memo[key] = value
-        else:
-            start.memo.fields[key].CopyFrom(known)
-    if request.versioning is not None:  # read by the job workflow's dynamic config
-        memo["versioning"] = request.versioning
-    # The input and the memo values in one call of the converter (and of its codec, if the
-    # client has one): a call costs more than the values it encodes. The envelope goes as
-    # its fields (``vars``): the same JSON, without the deep copy of ``data`` that the
-    # converter's ``dataclasses.asdict`` makes (28 -> 9 µs a start).
-    envelope_payload, *encoded = await converter.encode([vars(envelope), *memo.values()])
-    start.input.payloads.append(envelope_payload)
-    for (key, value), payload in zip(memo.items(), encoded, strict=True):
-        start.memo.fields[key].CopyFrom(payload)
-        if memo_payloads is not None and key in fixed and len(memo_payloads) < 64:
-            memo_payloads[key, value] = payload
-    if request.options.delay_ms:  # Bull's ``delay`` becomes Temporal's ``start_delay``
-        start.workflow_start_delay.FromTimedelta(timedelta(milliseconds=request.options.delay_ms))
-    return start
-
-
-def _stores_externally(converter: DataConverter) -> bool:
-    """The converter may put payloads in external storage (SDKs that have it): not reused."""
-    return getattr(converter, "external_storage", None) is not None
 
 
 def _never_sent(exc: RPCError) -> bool:

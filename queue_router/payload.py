@@ -20,6 +20,7 @@ __all__ = [
     "ENVELOPE_RESERVE",
     "MAX_JOB_NAME",
     "encode_payload",
+    "kept_json_encoder",
     "new_job_id",
     "validate_job_id",
     "validate_job_name",
@@ -33,29 +34,40 @@ MAX_JOB_NAME = 256
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
-def _compact_json() -> Callable[[Any], str]:
-    """Compact JSON text, exactly as ``json.dumps(separators=(",", ":"), ensure_ascii=False,
-    allow_nan=False)`` writes it (same errors too), from one encoder built once.
+def kept_json_encoder(
+    *, default: Callable[[Any], Any], ensure_ascii: bool, sort_keys: bool, allow_nan: bool
+) -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), ...)`` with these settings, exactly (same
+    text, same errors), from one encoder built once.
 
-    ``JSONEncoder.encode`` builds its C encoder again on every call, on every enqueue: a
-    small payload took 2.4 µs that way, 0.7 µs with the encoder kept. Without the C
-    encoder (another Python), that ``encode`` it is. A payload that contains itself
-    recurses until Python stops it (``RecursionError``), as one nested too deeply does.
+    ``json.dumps`` and ``JSONEncoder.encode`` build their C encoder again on every call,
+    and a job is encoded on every enqueue: a small payload took 2.4 µs that way, 0.7 µs
+    with the encoder kept. Without the C encoder (another Python), ``encode`` it is. A
+    value that contains itself recurses until Python stops it (``RecursionError``), as
+    one nested too deeply does.
     """
-    stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    stdlib = json.JSONEncoder(
+        separators=(",", ":"), ensure_ascii=ensure_ascii, sort_keys=sort_keys,
+        allow_nan=allow_nan, default=default,
+    )  # fmt: skip
     make = getattr(json_encoder, "c_make_encoder", None)
     if make is None:
         return stdlib.encode
+    strings = (
+        json_encoder.encode_basestring_ascii if ensure_ascii else json_encoder.encode_basestring
+    )
     try:
-        chunks = make(None, stdlib.default, json_encoder.encode_basestring,
-                      None, ":", ",", False, False, False)  # fmt: skip
+        chunks = make(None, default, strings, None, ":", ",", sort_keys, False, allow_nan)
     except TypeError:  # another signature than CPython 3.11-3.13's
         return stdlib.encode
     join = "".join
-    return lambda data: join(chunks(data, 0))
+    return lambda value: join(chunks(value, 0))
 
 
-_to_json = _compact_json()
+_to_json = kept_json_encoder(
+    default=json.JSONEncoder().default, ensure_ascii=False, sort_keys=False, allow_nan=False
+)
+"""The payload's text: compact, non-ASCII as itself, NaN refused."""
 # Bull keeps job hashes beside its structural keys: an id equal to one would clobber it.
 _BULL_SUFFIXES = frozenset(
     [

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.api.workflowservice.v1 import (
+    StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+)
 from temporalio.converter import (
     DataConverter,
     DefaultPayloadConverter,
@@ -20,7 +25,8 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
-from backends.temporal import _start_request
+from backends._temporal_start import start_request, writes_json_as_we_do
+from backends.temporal import TemporalBackend
 from queue_router import JobOptions, QueueRouter, Settings
 from queue_router.contract import EnqueueRequest
 from queue_router.testing import MemoryBackend
@@ -28,23 +34,48 @@ from workflows import JobEnvelope
 
 
 @dataclass
+class _Service:
+    """Takes starts and answers as a server would, keeping what it was sent."""
+
+    sent: list[StartWorkflowExecutionRequest] = field(default_factory=list)
+
+    async def start_workflow_execution(
+        self, start: StartWorkflowExecutionRequest, **_: Any
+    ) -> StartWorkflowExecutionResponse:
+        self.sent.append(start)
+        return StartWorkflowExecutionResponse(run_id="run-1", started=True)
+
+
+@dataclass
 class _Client:
-    """What ``_start_request`` reads of a client."""
+    """What the backend reads of a client."""
 
     namespace: str = "default"
     identity: str = "test"
     data_converter: DataConverter = DataConverter.default
+    workflow_service: _Service = field(default_factory=_Service)
 
 
-async def test_the_input_is_the_envelope_exactly_as_the_converter_encodes_it() -> None:
-    """The envelope is handed over as its fields; a worker must still read the very bytes
-    a ``JobEnvelope`` encodes to (nested data, non-ASCII text, options, key order)."""
+def _request(
+    job_id: str, data: Any = None, *, shadow: bool = False, versioning: str | None = None
+) -> EnqueueRequest:
     settings = Settings.from_env(queues={"q": {"mode": "temporal", "workflow_type": "w"}})
     backends = {name: MemoryBackend(name) for name in ("bull", "temporal", "rq", "list")}
     router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
-    data = {"b": [1, {"z": 2, "a": None}], "a": "ünï"}
-    _, _, request = router._resolve("q", data, None, "job-1", None, JobOptions(attempts=3))
-    start = await _start_request(_Client(), request, "q/job-1")  # type: ignore[arg-type]
+    data = {"n": 1} if data is None else data
+    _, _, request = router._resolve("q", data, None, job_id, None, JobOptions(attempts=3))
+    return replace(request, shadow=shadow, versioning=versioning)
+
+
+@pytest.mark.parametrize("plain_json", [True, False])
+async def test_the_input_is_the_envelope_exactly_as_the_converter_encodes_it(
+    plain_json: bool,
+) -> None:
+    """Written here or by the converter, a worker reads the very bytes a ``JobEnvelope``
+    encodes to (nested data, non-ASCII text, options, key order)."""
+    data = {"b": [1, {"z": 2, "a": None}], "a": "ünï\u2028", "f": 0.1, "big": 2**70}
+    request = _request("job-1", data)
+    start = await start_request(_Client(), request, "q/job-1", plain_json=plain_json)  # type: ignore[arg-type]
     envelope = JobEnvelope(
         queue="q", job_id="job-1", name=request.job_name, data=data,
         options=request.options.to_bull(), shadow=False,
@@ -56,52 +87,32 @@ async def test_the_input_is_the_envelope_exactly_as_the_converter_encodes_it() -
     assert decoded == envelope
 
 
+@pytest.mark.parametrize(
+    "request_", [_request("m-1"), _request("m-2", shadow=True), _request("m-3", versioning="v2")]
+)
+async def test_the_memo_written_here_is_the_converters_byte_for_byte(
+    request_: EnqueueRequest,
+) -> None:
+    ours = await start_request(_Client(), request_, "q/x", plain_json=True)  # type: ignore[arg-type]
+    theirs = await start_request(_Client(), request_, "q/x", plain_json=False)  # type: ignore[arg-type]
+    assert dict(ours.memo.fields) == dict(theirs.memo.fields)
+    expected = {"queue": "q", "job_id": request_.job_id, "shadow": request_.shadow}
+    if request_.versioning is not None:
+        expected["versioning"] = request_.versioning
+    fields = dict(ours.memo.fields)
+    decoded = await DataConverter.default.decode(list(fields.values()))
+    assert dict(zip(fields, decoded, strict=True)) == expected
+
+
 class _Codec(PayloadCodec):
-    """Stands for an encrypting codec: its output is never reused."""
+    """Stands for an encrypting codec: marks every payload it encodes."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return list(payloads)
+        return [Payload(metadata={"encoding": b"binary/marked"}, data=p.SerializeToString())
+                for p in payloads]  # fmt: skip
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return list(payloads)
-
-
-def _request(job_id: str, *, shadow: bool = False) -> EnqueueRequest:
-    settings = Settings.from_env(queues={"q": {"mode": "temporal", "workflow_type": "w"}})
-    backends = {name: MemoryBackend(name) for name in ("bull", "temporal", "rq", "list")}
-    router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
-    _, _, request = router._resolve("q", {"n": 1}, None, job_id, None, None)
-    return replace(request, shadow=shadow)
-
-
-async def _memo(client: _Client, request: EnqueueRequest, cache: dict[Any, Any]) -> dict[str, Any]:
-    start = await _start_request(client, request, f"q/{request.job_id}", cache)  # type: ignore[arg-type]
-    fields = dict(start.memo.fields)
-    decoded = await client.data_converter.decode(list(fields.values()))
-    return dict(zip(fields, decoded, strict=True))
-
-
-async def test_the_memo_is_the_same_whether_its_fixed_values_come_from_the_cache() -> None:
-    cache: dict[Any, Any] = {}
-    expected = {"queue": "q", "job_id": "m-1", "shadow": False}
-    assert await _memo(_Client(), _request("m-1"), cache) == expected  # encodes, keeps
-    assert set(cache) == {("queue", "q"), ("shadow", False)}
-    assert await _memo(_Client(), _request("m-2"), cache) == {**expected, "job_id": "m-2"}
-    shadowed = await _memo(_Client(), _request("m-3", shadow=True), cache)
-    assert shadowed == {**expected, "job_id": "m-3", "shadow": True}  # not the cached False
-
-
-async def test_a_codec_a_context_aware_converter_or_external_storage_is_used_every_start() -> None:
-    with_codec = _Client(data_converter=replace(DataConverter.default, payload_codec=_Codec()))
-    cache: dict[Any, Any] = {}
-    await _memo(with_codec, _request("c-1"), cache)
-    assert cache == {}
-    context_aware = DataConverter(payload_converter_class=_ContextAware)
-    await _memo(_Client(data_converter=context_aware), _request("c-2"), cache)
-    assert cache == {}
-    stored = replace(DataConverter.default, external_storage=ExternalStorage(drivers=[_Driver()]))
-    await _memo(_Client(data_converter=stored), _request("c-3"), cache)
-    assert cache == {}
+        return [Payload.FromString(p.data) for p in payloads]
 
 
 class _Driver(StorageDriver):
@@ -126,3 +137,32 @@ class _ContextAware(DefaultPayloadConverter, WithSerializationContext):
 
     def with_context(self, context: SerializationContext) -> _ContextAware:
         return _ContextAware()
+
+
+class _Custom(DefaultPayloadConverter):
+    """A team's own payload converter (say, another JSON encoder): a subclass."""
+
+
+def test_only_the_sdks_own_json_is_written_here() -> None:
+    assert writes_json_as_we_do(DataConverter.default)
+    assert writes_json_as_we_do(DataConverter())
+    assert not writes_json_as_we_do(replace(DataConverter.default, payload_codec=_Codec()))
+    assert not writes_json_as_we_do(DataConverter(payload_converter_class=_ContextAware))
+    assert not writes_json_as_we_do(DataConverter(payload_converter_class=_Custom))
+    stored = replace(DataConverter.default, external_storage=ExternalStorage(drivers=[_Driver()]))
+    assert not writes_json_as_we_do(stored)
+
+
+async def test_a_clients_codec_encodes_every_value_the_backend_sends() -> None:
+    with_codec = _Client(data_converter=replace(DataConverter.default, payload_codec=_Codec()))
+    backend = TemporalBackend(client=with_codec)  # type: ignore[arg-type]
+    for job_id in ("c-1", "c-2"):
+        await backend.enqueue(_request(job_id))
+    plain = _Client()
+    await TemporalBackend(client=plain).enqueue(_request("p-1"))  # type: ignore[arg-type]
+    for start in with_codec.workflow_service.sent:
+        payloads = [*start.input.payloads, *start.memo.fields.values()]
+        assert {p.metadata["encoding"] for p in payloads} == {b"binary/marked"}
+    [start] = plain.workflow_service.sent
+    payloads = [*start.input.payloads, *start.memo.fields.values()]
+    assert {p.metadata["encoding"] for p in payloads} == {b"json/plain"}
