@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from queue_router import QueueRouter, Settings
 from queue_router.processors import Registry
-from queue_router.testing.devservers import free_port
+from queue_router.testing.devservers import connect_temporal, free_port
 from tests.conftest import worker_env
 from tests.worker_processors import slow
 from workflows import JobEnvelope, JobResult
@@ -164,11 +164,13 @@ async def test_the_sdk_core_logs_through_python_logging_when_temporal_goes_away(
 ) -> None:  # fmt: skip
     settings = make_settings(temporal_cluster_url=own_temporal.target)
     worker = spawn_worker(["worker"], worker_env(settings))
-    client = await Client.connect(own_temporal.target)
+    client = await connect_temporal(own_temporal.target)  # its port opens before it answers
     for _ in range(300):
         if await pollers(client, settings.temporal.temporal_task_queue):
             break
         await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the worker never polled: {worker.poll()=}")
     own_temporal.kill()
     await asyncio.sleep(8)  # the worker's polls fail and the core retries, and says so
     worker.send_signal(signal.SIGTERM)
