@@ -4,11 +4,12 @@ The input is a ``JobEnvelope``, the memo the job's queue, id and shadow mark (an
 queue's versioning), all through the client's data converter. Most clients keep the SDK's
 default converter, which writes each of these values as ``json/plain``: compact JSON with
 sorted keys and ASCII escapes. For them the payloads are written here, byte for byte as
-the converter writes them, from one JSON encoder kept for good: the converter builds a
-new one per value and looks each value's converter up, about 18 µs of a start's CPU
-against 3 µs (a start costs the caller's process 0.6-0.7 ms in all). Any other converter
-(a codec, external storage, a context-aware or custom payload converter) is called as
-the SDK would call it.
+the converter writes them, from one JSON encoder kept for good (the converter builds a
+new one per value, and looks up each value's converter): a start request took 36 µs to
+build through the converter, 27 µs with its fixed memo values kept, and takes 14.5 µs
+so, of the 0.6-0.7 ms of CPU a start costs the caller's process. Any other converter (a
+codec, external storage, a context-aware or custom payload converter) is called as the
+SDK would call it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ cls=AdvancedJSONEncoder, separators=(",", ":"), sort_keys=True)``."""
 
 def writes_json_as_we_do(converter: DataConverter) -> bool:
     """Whether ``converter`` writes our values (dicts, text, booleans, numbers; never
-    ``None`` or bytes, which other encodings take) exactly as ``_json_payload`` does: the
+    ``None`` or bytes, which other encodings take) exactly as ``_write_json`` does: the
     SDK's default payload converter, itself and not a subclass, with no codec, no external
     storage, and nothing that changes per workflow (its context)."""
     any_workflow = WorkflowSerializationContext(namespace="", workflow_id="")
