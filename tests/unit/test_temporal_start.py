@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionRequest,
     StartWorkflowExecutionResponse,
@@ -83,6 +84,14 @@ async def test_the_input_is_the_envelope_exactly_as_the_converter_encodes_it(
     )  # fmt: skip
     [expected] = await DataConverter.default.encode([envelope])
     assert list(start.input.payloads) == [expected]
+    assert (
+        start.workflow_id_reuse_policy
+        == WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+    )
+    assert (
+        start.workflow_id_conflict_policy
+        == WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+    )
     [decoded] = await DataConverter.default.decode(list(start.input.payloads), [JobEnvelope])
     assert decoded == envelope
 
