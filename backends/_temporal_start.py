@@ -14,6 +14,7 @@ SDK would call it.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,7 @@ _USE_EXISTING = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTIN
 
 def writes_json_as_we_do(converter: DataConverter) -> bool:
     """Whether ``converter`` writes our values (dicts, text, booleans, numbers; never
-    ``None`` or bytes, which other encodings take) exactly as ``_write_json`` does: the
+    ``None`` or bytes, which other encodings take) exactly as ``start_request`` writes them: the
     SDK's default payload converter, itself and not a subclass, with no codec, no external
     storage, and nothing that changes per workflow (its context)."""
     any_workflow = WorkflowSerializationContext(namespace="", workflow_id="")
@@ -61,11 +62,19 @@ def writes_json_as_we_do(converter: DataConverter) -> bool:
     )
 
 
-def _write_json(payload: Payload, value: Any) -> None:
-    """``value`` into ``payload`` (a field of the start, written in place: 1 µs a value
-    less than a new ``Payload`` copied in)."""
+def _write_json(payload: Payload, text: str) -> None:
+    """``text`` as ``json/plain`` into ``payload`` (a field of the start, written in
+    place: 1 µs a value less than a new ``Payload`` copied in)."""
     payload.metadata["encoding"] = b"json/plain"
-    payload.data = _as_converter_json(value).encode()
+    payload.data = text.encode()
+
+
+def _keys_as_text(fields: dict[str, Any], request: EnqueueRequest) -> dict[str, Any]:
+    """The envelope's ``fields`` with the data as Bull holds it: its JSON read back, every
+    key text. For data whose keys cannot be sorted (``{1: ..., "b": ...}``, valid JSON
+    once the keys are text): the converter sorts keys, and would otherwise fail after
+    the other side of a dual write has the job."""
+    return {**fields, "data": json.loads(request.data_json)}
 
 
 async def start_request(
@@ -101,14 +110,23 @@ async def start_request(
         memo["versioning"] = request.versioning
     # The envelope goes as its fields (``vars``): the same JSON, without the deep copy of
     # ``data`` that the converter's ``dataclasses.asdict`` makes (28 -> 9 µs a start).
+    fields = vars(envelope)
     if plain_json:
-        _write_json(start.input.payloads.add(), vars(envelope))
+        try:
+            envelope_json = _as_converter_json(fields)
+        except TypeError:
+            envelope_json = _as_converter_json(_keys_as_text(fields, request))
+        _write_json(start.input.payloads.add(), envelope_json)
         for key, value in memo.items():
-            _write_json(start.memo.fields[key], value)
+            _write_json(start.memo.fields[key], _as_converter_json(value))
     else:  # the input and the memo in one call of the converter (and of its codec)
         context = WorkflowSerializationContext(namespace=client.namespace, workflow_id=wf_id)
         converter = client.data_converter.with_context(context)
-        envelope_payload, *encoded = await converter.encode([vars(envelope), *memo.values()])
+        try:
+            envelope_payload, *encoded = await converter.encode([fields, *memo.values()])
+        except TypeError:
+            fields = _keys_as_text(fields, request)
+            envelope_payload, *encoded = await converter.encode([fields, *memo.values()])
         start.input.payloads.append(envelope_payload)
         for key, payload in zip(memo, encoded, strict=True):
             start.memo.fields[key].CopyFrom(payload)

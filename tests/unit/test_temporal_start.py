@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -175,3 +176,27 @@ async def test_a_clients_codec_encodes_every_value_the_backend_sends() -> None:
     [start] = plain.workflow_service.sent
     payloads = [*start.input.payloads, *start.memo.fields.values()]
     assert {p.metadata["encoding"] for p in payloads} == {b"json/plain"}
+
+
+@pytest.mark.parametrize("plain_json", [True, False])
+async def test_keys_json_cannot_sort_reach_temporal_as_the_bull_side_has_them(
+    plain_json: bool,
+) -> None:
+    """The converter sorts keys; a payload mixing key types (``{1: ..., "b": ...}``) is
+    valid JSON for Bull (keys become text) but cannot be sorted. The start carries the data
+    as Bull has it, never an unexpected error (which the router reports as maybe written)."""
+    data = {1: "one", "b": {None: 2, "c": 3}}
+    request = _request("mixed-1", data)
+    start = await start_request(_Client(), request, "q/mixed-1", plain_json=plain_json)  # type: ignore[arg-type]
+    [decoded] = await DataConverter.default.decode(list(start.input.payloads), [JobEnvelope])
+    assert decoded.data == json.loads(request.data_json) == {"1": "one", "b": {"null": 2, "c": 3}}
+
+
+async def test_dual_write_of_such_a_payload_places_both_sides() -> None:
+    settings = Settings.from_env(queues={"q": {"mode": "dual", "workflow_type": "w"}})
+    bull = MemoryBackend("bull")
+    temporal = TemporalBackend(client=_Client())  # type: ignore[arg-type]
+    router = QueueRouter(settings, backends={"bull": bull, "temporal": temporal})
+    receipt = await router.enqueue("q", {1: "one", "b": 2}, job_id="mixed-2")
+    assert receipt.backends == ("bull", "temporal")
+    assert receipt.failures == ()
