@@ -7,6 +7,8 @@ Doubt is resolved by asking the same question again, never by a read. Each attem
 one RPC without the SDK's hidden retries, so we know of every attempt whether it can
 have reached the server:
 
+- a start the client's data converter (or its codec) cannot encode never leaves:
+  "not written", so the legacy queue may take the job;
 - a refused or failed connect: this attempt never left; try again until the retry
   budget is spent, then "not written" (unless an earlier attempt is in doubt);
 - a timeout, reset or other ambiguous error: the start may be persisted. The *same*
@@ -118,7 +120,15 @@ class TemporalBackend(Backend):
         converter = client.data_converter
         if self._plain_json is None or self._plain_json[0] is not converter:
             self._plain_json = (converter, writes_json_as_we_do(converter))
-        start = await start_request(client, request, wf_id, plain_json=self._plain_json[1])
+        try:
+            start = await start_request(client, request, wf_id, plain_json=self._plain_json[1])
+        except Exception as exc:  # nothing was sent: definitely not written
+            raise BackendUnavailable(
+                self.name,
+                f"start of {wf_id} never sent: the client's data converter could not encode "
+                f"it ({type(exc).__name__}: {exc})",
+                cause=exc,
+            ) from exc
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._retry_s
         doubt: BaseException | None = None

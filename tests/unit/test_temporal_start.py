@@ -31,6 +31,7 @@ from backends._temporal_start import start_request, writes_json_as_we_do
 from backends.temporal import TemporalBackend
 from queue_router import JobOptions, QueueRouter, Settings
 from queue_router.contract import EnqueueRequest
+from queue_router.errors import BackendUnavailable
 from queue_router.testing import MemoryBackend
 from workflows import JobEnvelope
 
@@ -200,3 +201,29 @@ async def test_dual_write_of_such_a_payload_places_both_sides() -> None:
     receipt = await router.enqueue("q", {1: "one", "b": 2}, job_id="mixed-2")
     assert receipt.backends == ("bull", "temporal")
     assert receipt.failures == ()
+
+
+class _CodecDown(PayloadCodec):
+    """Stands for a codec whose key service cannot be reached."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise RuntimeError("key service unreachable")
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise RuntimeError("key service unreachable")
+
+
+async def test_a_start_the_converter_cannot_encode_was_never_sent_so_it_falls_back() -> None:
+    """Nothing reached Temporal: 'not written' (so the legacy queue may take the job),
+    never 'outcome unknown', which would refuse the fallback and hold the id in doubt."""
+    client = _Client(data_converter=replace(DataConverter.default, payload_codec=_CodecDown()))
+    backend = TemporalBackend(client=client)  # type: ignore[arg-type]
+    with pytest.raises(BackendUnavailable, match=r"data converter.*key service unreachable"):
+        await backend.enqueue(_request("k-1"))
+    assert client.workflow_service.sent == []
+    settings = Settings.from_env(queues={"q": {"mode": "temporal", "workflow_type": "w"}})
+    bull = MemoryBackend("bull")
+    router = QueueRouter(settings, backends={"bull": bull, "temporal": backend})
+    receipt = await router.enqueue("q", {"n": 1}, job_id="k-2")
+    assert (receipt.backends, receipt.fell_back) == (("bull",), True)
+    assert ("q", "k-2") in bull.jobs
