@@ -31,7 +31,6 @@ from datetime import timedelta
 
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionResponse
 from temporalio.client import Client
-from temporalio.converter import DataConverter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from backends._temporal_start import start_request, writes_json_as_we_do
@@ -95,8 +94,9 @@ class TemporalBackend(Backend):
         self._doubt_s = 2 * rpc_timeout_s + retry_s
         self._api_key = api_key
         self._client = client
-        self._plain_json: tuple[DataConverter, bool] | None = None
-        """The client's converter and whether it ``writes_json_as_we_do``."""
+        self._plain_json: bool | None = None
+        """Whether the client's converter ``writes_json_as_we_do`` (a client keeps its
+        converter: decided once)."""
 
     async def client(self) -> Client:
         """The client, connected lazily so a Temporal outage never stops the router."""
@@ -117,11 +117,10 @@ class TemporalBackend(Backend):
         if request.shadow:
             wf_id = shadow_id(wf_id)
         client = await self.client()
-        converter = client.data_converter
-        if self._plain_json is None or self._plain_json[0] is not converter:
-            self._plain_json = (converter, writes_json_as_we_do(converter))
+        if self._plain_json is None:
+            self._plain_json = writes_json_as_we_do(client.data_converter)
         try:
-            start = await start_request(client, request, wf_id, plain_json=self._plain_json[1])
+            start = await start_request(client, request, wf_id, plain_json=self._plain_json)
         except Exception as exc:  # nothing was sent: definitely not written
             raise BackendUnavailable(
                 self.name,

@@ -95,12 +95,6 @@ class PlacementMemory(AsyncLifecycle):
         self._keep_held(queue, job_id, placement)  # replaces a doubt kept here
         await self._share(((queue, job_id, placement),))
 
-    async def held_many(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
-        """Each ``(queue, job_id, placement)`` as ``held`` would take it, shared at once."""
-        for queue, job_id, placement in jobs:
-            self._keep_held(queue, job_id, placement)
-        await self._share(jobs)
-
     async def _share(self, jobs: Sequence[tuple[str, str, Placement]]) -> None:
         """Tell every other process that Temporal holds ``jobs`` (kept here already); an
         in-process memory has no one to tell."""

@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
 from queue_router import JobOptions, QueueRouter
-from queue_router.placements import Recalled, RedisPlacementMemory
+from queue_router.placements import HeldTogether, Recalled, RedisPlacementMemory
 from queue_router.processors import EffectClaims, effect_key
 from queue_router.receipts import Placement
 from queue_router.shadow_handoff import INTENTS_KEY
@@ -86,7 +86,10 @@ async def test_claims_and_placement_memory_on_the_cluster(
             await memory.doubt("email-send", f"doubt-{job}")
         assert len(performed) == 20
         placement = Placement(backend="temporal", job_id="email-send/many")
-        await memory.held_many([("email-send", f"many-{job}", placement) for job in range(20)])
+        together = HeldTogether(memory)  # enqueue_many's view: one write for the batch
+        for job in range(20):
+            await together.held("email-send", f"many-{job}", placement)
+        await together.flush()
         fresh = RedisPlacementMemory("redis://127.0.0.1/0", ttl_s=60, timeout_s=5,
                                      cluster_nodes=seeds)  # fmt: skip
         assert (await fresh.recall("email-send", "job-7")).state == "held"  # type: ignore[union-attr]
