@@ -21,11 +21,10 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-
-import redis
+from typing import get_args
 
 from queue_router import Job, QueueRouter, Settings
-from queue_router.testing.devservers import RedisServer
+from queue_router.testing.devservers import AppendFsync, RedisServer
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 TARGETS = {"sequential": 1.2, "concurrent": 1.0, "bulk": 2.0}
@@ -67,15 +66,12 @@ async def ours(router: QueueRouter, queue: str, mode: str, jobs: int) -> float:
     return jobs / (time.perf_counter() - started)
 
 
-async def main(jobs: int, rounds: int, fsync: str) -> None:
-    with RedisServer() as server:
+async def main(jobs: int, rounds: int, fsync: AppendFsync) -> None:
+    with RedisServer(appendfsync=fsync) as server:
         queues = {f"bench-{m}-{side}-{r}": {"mode": "bull", "workflow_type": "benchJob"}
                   for m in TARGETS for side in ("py", "node") for r in range(rounds)}  # fmt: skip
         settings = Settings.from_env(redis_url=server.url, queues=queues)
         async with QueueRouter(settings) as router:
-            admin = redis.Redis.from_url(server.url)
-            admin.config_set("appendfsync", fsync)
-            admin.close()
             print(
                 f"{jobs} jobs per path and round, {rounds} rounds (the two sides alternate "
                 f"who goes first), loopback redis-server, appendfsync {fsync}, the router "
@@ -109,7 +105,7 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
-        "--fsync", choices=["everysec", "always", "no"], default="everysec",
+        "--fsync", choices=get_args(AppendFsync), default="everysec",
         help="Redis appendfsync: everysec is Redis's AOF default; the test servers use always",
     )  # fmt: skip
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",

@@ -23,16 +23,22 @@ from temporalio.client import Client
 from queue_router.config import Settings
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.router import QueueRouter
-from queue_router.testing.devservers import RedisServer, TemporalServer, connect_temporal
+from queue_router.testing.devservers import (
+    AppendFsync,
+    RedisServer,
+    TemporalServer,
+    connect_temporal,
+)
 
 
 @contextlib.contextmanager
-def servers() -> Iterator[tuple[str, str]]:
-    """(redis_url, temporal_target): the configured ones, or embedded ones we start."""
+def servers(appendfsync: AppendFsync = "always") -> Iterator[tuple[str, str]]:
+    """(redis_url, temporal_target): the configured ones, or embedded ones we start (an
+    embedded Redis syncs its append-only file as ``appendfsync`` says)."""
     with contextlib.ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            redis_url = stack.enter_context(RedisServer()).url
+            redis_url = stack.enter_context(RedisServer(appendfsync=appendfsync)).url
         target = os.environ.get("TEMPORAL_CLUSTER_URL") or os.environ.get("TEMPORAL_ADDRESS")
         if not target:
             target = stack.enter_context(TemporalServer()).target
