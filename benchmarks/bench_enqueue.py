@@ -57,11 +57,13 @@ async def latencies(
     """
     tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
     seen: dict[str, list[float]] = {mode: [] for mode in [*MODES, "shadow, temporal down"]}
+    # Balanced orders, not a rotation: a rotation keeps each mode's neighbours (shadow came
+    # right after dual, and bull right after shadow, in four calls of five), so one mode
+    # met another's background work (a shadow copy's handoff, the SDK's threads finishing
+    # a start) every time and its neighbour never.
+    orders = [[MODES[index] for index in order] for order in balanced_orders(len(MODES))]
     for i in range(jobs):
-        # The order rotates: a mode that always came right after the shadow call would meet
-        # its background copy every time, and a shadow call that always followed a Temporal
-        # one would find the loop quiet.
-        for mode in MODES[i % len(MODES) :] + MODES[: i % len(MODES)]:
+        for mode in orders[i % len(orders)]:
             started = time.perf_counter()
             await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"seq-{tag}-{i}")
             seen[mode].append((time.perf_counter() - started) * 1000)
