@@ -3,9 +3,10 @@
 The caller must not wait for a shadow start nor fail because of it. Two ways keep it so:
 
 - ``ShadowHandoff`` (``QUEUE_ROUTER_SHADOW_STARTS=worker``, the default with real
-  backends): the copy is written to a Redis stream, one pipelined script per event-loop
-  turn, and ``queue-router worker`` starts it (``shadow_relay``). A Temporal start costs
-  about a millisecond of CPU; handed off, the caller's process pays tens of microseconds.
+  backends): the copy is written to a Redis stream, one script call for the copies of a
+  few milliseconds, and ``queue-router worker`` starts it (``shadow_relay``). A Temporal
+  start costs about a millisecond of CPU; handed off, the caller's process pays a few
+  microseconds.
 - ``ShadowRunner`` (``in-process``): the copy is started here, as a task.
 
 Either way a router holds a bounded number of copies at once (past it, new copies are
