@@ -46,31 +46,37 @@ from workflows import JobEnvelope
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
 
-async def latencies(
-    router: QueueRouter, jobs: int, down: QueueRouter | None = None
-) -> dict[str, list[float]]:
-    """Sequential calls, the modes interleaved so each sees the same server conditions
-    (and the same background shadow work).
+LATENCY_BLOCKS = 24
+"""Blocks of sequential calls per mode: four balanced designs of six paths."""
 
-    ``down`` is a router whose Temporal is unreachable: its shadow mode shows what a
-    Temporal outage costs the caller in shadow mode (reliability scenario 7).
+
+async def latencies(
+    router: QueueRouter, jobs: int, down: QueueRouter | None = None, blocks: int = LATENCY_BLOCKS
+) -> dict[str, list[float]]:
+    """Sequential calls, ``jobs`` a mode, in ``blocks`` blocks of one mode's calls each,
+    the blocks in balanced orders so each mode sees the same server conditions.
+
+    In blocks, not one call of each mode in turn: work a call leaves in the background (a
+    shadow copy's handoff, the SDK's threads finishing a start) lands on the next call,
+    which must be the same mode's for its latency to include it. ``down`` is a router
+    whose Temporal is unreachable: its shadow mode shows what a Temporal outage costs
+    the caller in shadow mode (reliability scenario 7).
     """
     tag = "t" + uuid.uuid4().hex[:8]  # never all digits (a Bull id rule)
-    seen: dict[str, list[float]] = {mode: [] for mode in [*MODES, "shadow, temporal down"]}
-    # Balanced orders, not a rotation: a rotation keeps each mode's neighbours (shadow came
-    # right after dual, and bull right after shadow, in four calls of five), so one mode
-    # met another's background work (a shadow copy's handoff, the SDK's threads finishing
-    # a start) every time and its neighbour never.
-    orders = [[MODES[index] for index in order] for order in balanced_orders(len(MODES))]
-    for i in range(jobs):
-        for mode in orders[i % len(orders)]:
-            started = time.perf_counter()
-            await router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"seq-{tag}-{i}")
-            seen[mode].append((time.perf_counter() - started) * 1000)
-        if down is not None:
-            started = time.perf_counter()
-            await down.enqueue("bench-shadow-down", {"i": i}, job_id=f"down-{tag}-{i}")
-            seen["shadow, temporal down"].append((time.perf_counter() - started) * 1000)
+    paths = {mode: (router, f"bench-{mode}") for mode in MODES}
+    if down is not None:
+        paths["shadow, temporal down"] = (down, "bench-shadow-down")
+    names = list(paths)
+    orders = balanced_orders(len(names))
+    seen: dict[str, list[float]] = {name: [] for name in names}
+    block = max(1, jobs // blocks)
+    for b in range(blocks):
+        for name in (names[index] for index in orders[b % len(orders)]):
+            caller, queue = paths[name]
+            for i in range(b * block, (b + 1) * block):
+                started = time.perf_counter()
+                await caller.enqueue(queue, {"i": i}, job_id=f"seq-{tag}-{i}")
+                seen[name].append((time.perf_counter() - started) * 1000)
     return seen
 
 
@@ -495,7 +501,8 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
             rates = {mode: await throughput(router, mode, jobs, concurrency) for mode in MODES}
         shadow_stats = shadow_counts("bench-shadow")
         down_stats = shadow_counts("bench-shadow-down")
-        print(f"\nenqueue benchmark: {jobs} jobs per mode, concurrency {concurrency}\n")
+        print(f"\nenqueue benchmark: {len(seen['bull'])} sequential calls per mode, in blocks "
+              f"of {len(seen['bull']) // LATENCY_BLOCKS}; {jobs} jobs at concurrency {concurrency}\n")  # fmt: skip
         print(f"{'mode':<24}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>10}")
         p50 = {mode: statistics.median(values) for mode, values in seen.items()}
         for mode in seen:
