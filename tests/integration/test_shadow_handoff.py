@@ -57,12 +57,25 @@ def as_copy(request: EnqueueRequest) -> EnqueueRequest:
     return replace(request, shadow=True, compare_within_s=5)
 
 
+def handoff_on(
+    redis_db: redis.Redis,
+    *,
+    max_waiting: int = 1000,
+    backlog_max: int = 10_000,
+    evidence: Evidence | None = None,
+) -> ShadowHandoff:
+    """A router's handoff on the test's Redis."""
+    client = async_client(url_of(redis_db), 5.0, decode_responses=True)
+    return ShadowHandoff(
+        client, max_waiting=max_waiting, backlog_max=backlog_max, evidence=evidence
+    )
+
+
 async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **options: int) -> int:
     """Submit every copy in one loop turn, as a router's burst would; how many were taken."""
-    client = async_client(url_of(redis_db), 5.0, decode_responses=True)
     evidence = Evidence(async_client(url_of(redis_db), 5.0, decode_responses=True))
-    handoff = ShadowHandoff(client, max_waiting=options.get("max_waiting", 1000),
-                            backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
+    handoff = handoff_on(redis_db, max_waiting=options.get("max_waiting", 1000),
+                         backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
     taken = sum(handoff.submit(request, 5, TemporalBackend()) for request in requests)
     await handoff.drain(5.0)
     await handoff.aclose()
@@ -116,11 +129,6 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
     taken = await hand_off(redis_db, copies(task_queue, 1200), max_waiting=2000, backlog_max=10_000)
     assert taken == 1200 and script_calls(redis_db) - before == 3  # 500 a call at most
     assert copies_waiting(redis_db) == 1260 and redis_db.get(COPIES_KEY) == "1260"
-
-
-def handoff_on(redis_db: redis.Redis) -> ShadowHandoff:
-    client = async_client(url_of(redis_db), 5.0, decode_responses=True)
-    return ShadowHandoff(client, max_waiting=1000, backlog_max=10_000)
 
 
 async def test_copies_of_calls_one_after_another_wait_for_each_other(
