@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import mmh3
+import psutil
 import redis.asyncio as aredis
 from prometheus_client import REGISTRY
 from temporalio.client import Client
@@ -244,12 +245,13 @@ def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
 @dataclasses.dataclass
 class Rounds:
     """Per path, per round: jobs/s, this process's CPU µs per job (every thread's: the
-    Temporal SDK's core runs in its own), and Redis's CPU µs per job when it was read.
-    The paths of one round ran back to back."""
+    Temporal SDK's core runs in its own), and Redis's and the Temporal dev server's CPU
+    µs per job when they were read. The paths of one round ran back to back."""
 
     rates: dict[str, list[float]]
     cpu_us: dict[str, list[float]]
     redis_us: dict[str, list[float]]
+    temporal_us: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def median(self, name: str) -> float:
         return statistics.median(self.rates[name])
@@ -290,16 +292,19 @@ def balanced_orders(n: int) -> list[list[int]]:
     return orders if n % 2 == 0 else orders + [order[::-1] for order in orders]
 
 
-async def rates_of(paths: dict[str, Timed], rounds: int, redis: Any = None) -> Rounds:
+async def rates_of(
+    paths: dict[str, Timed], rounds: int, redis: Any = None, temporal: psutil.Process | None = None
+) -> Rounds:
     """Jobs/s of each path over ``rounds`` interleaved rounds in balanced orders (a
     whole number of designs: ``rounds`` must be a multiple of their count); Redis's CPU
-    around each run when ``redis`` is given."""
+    around each run when ``redis`` is given, the dev server's when ``temporal`` is."""
     names = list(paths)
     orders = balanced_orders(len(names))
     assert rounds % len(orders) == 0, f"{rounds} rounds: not a multiple of {len(orders)}"
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     redis_cpu: dict[str, list[float]] = {name: [] for name in names}
+    server_cpu: dict[str, list[float]] = {name: [] for name in names} if temporal else {}
 
     async def redis_seconds() -> float:
         if redis is None:
@@ -307,16 +312,29 @@ async def rates_of(paths: dict[str, Timed], rounds: int, redis: Any = None) -> R
         info: Any = await redis.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
+    def server_seconds() -> float:
+        return 0.0 if temporal is None else sum(temporal.cpu_times()[:2])
+
     for r in range(rounds):
         for name in (names[index] for index in orders[r % len(orders)]):
+            server_before = server_seconds()
             redis_before, cpu_before = await redis_seconds(), time.process_time()
             done, seconds = await paths[name]("t" + uuid.uuid4().hex[:8])  # never all digits
             cpu[name].append((time.process_time() - cpu_before) / done * 1e6)
+            if temporal is not None:  # in clock ticks (10 ms): a round is seconds of it
+                server_cpu[name].append((server_seconds() - server_before) / done * 1e6)
             if redis is not None:
                 await asyncio.sleep(0.005)  # a last background write (a shadow handoff)
                 redis_cpu[name].append((await redis_seconds() - redis_before) / done * 1e6)
             rates[name].append(done / seconds)
-    return Rounds(rates, cpu, redis_cpu)
+    return Rounds(rates, cpu, redis_cpu, server_cpu)
+
+
+def dev_server() -> psutil.Process | None:
+    """The Temporal dev server this benchmark started (``None`` for one given by
+    ``TEMPORAL_CLUSTER_URL``): its CPU per start says what each path costs the server."""
+    started = [p for p in psutil.Process().children(recursive=True) if "temporal" in p.name()]
+    return started[0] if len(started) == 1 else None
 
 
 async def temporal_path_cost(
@@ -348,20 +366,20 @@ async def temporal_path_cost(
 
         return run
 
-    redis = control_client(settings)
+    redis, server = control_client(settings), dev_server()
     async with shared, local:
         levels = await rates_of(
-            {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, rounds=4
+            {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, 4, None, server
         )
         best = int(max(levels.rates, key=levels.median))
         raw = raw_starts(client, task_queue, jobs, concurrency)
         equal = await rates_of({"raw start_workflow": raw, "raw again (control)": raw,
                                 "router": via(shared),
-                                "router, memory in-process": via(local)}, rounds, redis)  # fmt: skip
+                                "router, memory in-process": via(local)}, rounds, redis, server)  # fmt: skip
         at_best = raw_starts(client, task_queue, jobs, best)
         bulk = await rates_of({"raw start_workflow at its best level": at_best,
                                "raw at its best level again (control)": at_best,
-                               f"router enqueue_many at {best}": many(best)}, rounds, redis)  # fmt: skip
+                               f"router enqueue_many at {best}": many(best)}, rounds, redis, server)  # fmt: skip
     await redis.aclose()
     return levels, equal, bulk
 
@@ -556,7 +574,15 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
         print(f"\nTemporal path, {TEMPORAL_ROUND} starts a round, {temporal_rounds} rounds in "
               "balanced orders (medians):")  # fmt: skip
         for name in levels.rates:
-            print(f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s")
+            on_server = levels.temporal_us.get(name)
+            server = (
+                f"{statistics.median(on_server):>8.0f} µs CPU/start (dev server)"
+                if on_server
+                else ""
+            )
+            print(
+                f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s{server}"
+            )
         cpu_table(equal, "starts/s")
         cpu_table(bulk, "starts/s")
         raw, control, *_ = equal.rates
@@ -602,12 +628,15 @@ def paired(label: str, ratio: tuple[float, list[float]], target: str) -> None:
 
 
 def cpu_table(rounds: Rounds, unit: str) -> None:
-    """Each path's median rate and its CPU per job: this process's and, if read, Redis's."""
+    """Each path's median rate and its CPU per job: this process's and, where read,
+    Redis's and the dev server's."""
     for name in rounds.rates:
-        redis = rounds.redis_us[name]
+        redis, server = rounds.redis_us[name], rounds.temporal_us.get(name)
         on_redis = f"{statistics.median(redis):>8.1f} µs CPU/job (Redis)" if redis else ""
+        on_server = f"{statistics.median(server):>8.0f} µs (dev server)" if server else ""
         print(f"  {name:<38}{rounds.median(name):>8,.0f} {unit}"
-              f"{statistics.median(rounds.cpu_us[name]):>8.1f} µs CPU/job (caller){on_redis}")  # fmt: skip
+              f"{statistics.median(rounds.cpu_us[name]):>8.1f} µs CPU/job (caller)"
+              f"{on_redis}{on_server}")  # fmt: skip
 
 
 if __name__ == "__main__":

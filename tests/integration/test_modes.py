@@ -52,8 +52,7 @@ async def test_temporal_mode_starts_the_catalogue_workflow(
     assert described.task_queue == task_queue
     assert described.run_id == placement.run_id
     assert described.status == WorkflowExecutionStatus.RUNNING
-    memo = await described.memo()
-    assert memo == {"queue": "document-export-pdf", "job_id": "pdf-1", "shadow": False}
+    assert await described.memo() == {}  # the queue and job id: in the id and the input
     history = await temporal_client.get_workflow_handle(placement.job_id).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     envelope = json.loads(started.input.payloads[0].data)
