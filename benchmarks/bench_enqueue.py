@@ -5,8 +5,9 @@ bull, rq, temporal, dual and shadow; then the ratios the design promises:
 dual latency ~ the slower side (not the sum), shadow latency ~ legacy alone; route()
 against a bare mmh3 hash; the Temporal path against a raw ``start_workflow``, with and
 without the placement memory; ``enqueue_many`` against raw starts at the best concurrency
-level found; and ``queue-router migrate`` against raw starts. Node's Bull producer is the
-peer in ``bench_vs_node.py``.
+level found (with what each costs this process, Redis and the dev server in CPU per
+start: the dev server is the limit); and ``queue-router migrate`` against raw starts.
+Node's Bull producer is the peer in ``bench_vs_node.py``.
 Usage: python benchmarks/bench_enqueue.py [--jobs N] [--concurrency C] [--temporal-rounds R]
                                            [--fsync always|everysec|no]
 """
