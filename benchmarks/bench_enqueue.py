@@ -257,18 +257,21 @@ class Rounds:
     def median(self, name: str) -> float:
         return statistics.median(self.rates[name])
 
-    def ratio(self, name: str, *peers: str) -> tuple[float, list[float]]:
-        """The median of the per-round ratios of ``name``'s jobs/s to the mean of
-        ``peers``', and each round's ratio.
+    def ratio(
+        self, name: str, *peers: str, of: dict[str, list[float]] | None = None
+    ) -> tuple[float, list[float]]:
+        """The median of the per-round ratios of ``name``'s jobs/s (or of the figure
+        ``of`` holds, such as ``temporal_us``) to the mean of ``peers``', and each
+        round's ratio.
 
         Paired by round, as ``bench_vs_node.py`` pairs them: a neighbour's load, or the
         dev server slowing as its database grows, moves both sides of a round together;
         a median, so a round hit by a pause elsewhere moves one ratio, not the figure.
         """
-        rounds = range(len(self.rates[name]))
+        values = self.rates if of is None else of
         each = [
-            self.rates[name][r] / statistics.mean(self.rates[peer][r] for peer in peers)
-            for r in rounds
+            values[name][r] / statistics.mean(values[peer][r] for peer in peers)
+            for r in range(len(values[name]))
         ]
         return statistics.median(each), each
 
@@ -597,6 +600,11 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
                bulk.ratio(many, best_raw, best_control), ">= 1.0")  # fmt: skip
         paired("placement memory in Redis / in-process",
                equal.ratio("router", "router, memory in-process"), "its one extra write")  # fmt: skip
+        if equal.temporal_us:  # what each start costs the limit: the dev server's CPU
+            paired("dev server's CPU a start: router / raw",
+                   equal.ratio("router", raw, control, of=equal.temporal_us), "1.0")  # fmt: skip
+            paired("dev server's CPU a start: enqueue_many / raw",
+                   bulk.ratio(many, best_raw, best_control, of=bulk.temporal_us), "1.0")  # fmt: skip
         moved = await migration_cost(settings, client, jobs, concurrency)
         moves = len(moved.rates["migrate"])
         print(

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from bench_enqueue import balanced_orders
+from bench_enqueue import Rounds, balanced_orders
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
@@ -29,3 +29,15 @@ def test_every_path_follows_every_other_equally_often_and_holds_every_place(n: i
         assert sorted(order[place] for order in orders) == sorted(
             list(range(n)) * (len(orders) // n)
         ), f"place {place} uneven: {orders}"
+
+
+def test_a_ratio_pairs_rounds_of_the_figure_asked_for() -> None:
+    """Round by round, so a round the whole machine slowed moves both sides; of jobs/s
+    unless another figure (the dev server's CPU a start) is asked for."""
+    rounds = Rounds(
+        rates={"a": [100.0, 50.0, 90.0], "b": [200.0, 100.0, 90.0]},
+        cpu_us={}, redis_us={},
+        temporal_us={"a": [8.0, 16.0, 7.0], "b": [4.0, 8.0, 7.0]},
+    )  # fmt: skip
+    assert rounds.ratio("a", "b") == (0.5, [0.5, 0.5, 1.0])
+    assert rounds.ratio("a", "b", of=rounds.temporal_us) == (2.0, [2.0, 2.0, 1.0])
