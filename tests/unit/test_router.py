@@ -17,12 +17,14 @@ from queue_router import (
     BackendUnavailable,
     ConfigError,
     EnqueueOutcomeUnknown,
+    EnqueueRequest,
     InvalidJobError,
     Job,
     JobOptions,
     Mode,
     NotEnqueuedError,
     PayloadError,
+    Placement,
     QueueRouter,
     Settings,
     StartupError,
@@ -112,6 +114,42 @@ async def test_dual_writes_both_concurrently() -> None:
     assert elapsed < 0.35, f"dual-write took {elapsed:.2f}s: the writes ran one after the other"
     assert b["bull"].jobs[("email-send", "m-1")].request.job_id == "m-1"
     assert ("email-send", "m-1") in b["temporal"].jobs
+
+
+class _Ordered(MemoryBackend):
+    """Notes in a shared list when each of its writes goes out."""
+
+    def __init__(self, name: str, sent: list[str]) -> None:
+        super().__init__(name, latency_s=0.05)
+        self.sent = sent
+
+    async def enqueue(self, request: EnqueueRequest) -> Placement:
+        self.sent.append(self.name)
+        return await super().enqueue(request)
+
+
+async def test_dual_sends_the_temporal_start_first() -> None:
+    """The start is the slow side: the legacy write's Python must not hold it back (a
+    dual call's p50 was 1.15x Temporal mode's with the legacy write sent first)."""
+    sent: list[str] = []
+    backends = {name: _Ordered(name, sent) for name in ("bull", "rq", "temporal")}
+    settings = Settings.from_env(**queues(email_send={"mode": "dual"}))
+    router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
+    receipt = await router.enqueue("email-send", {}, job_id="m-1")
+    assert sent == ["temporal", "bull"]
+    assert receipt.backends == ("bull", "temporal")  # the receipt keeps the route's order
+
+
+async def test_a_cancelled_dual_write_cancels_both_sides() -> None:
+    router, b = router_with(latency_s=0.3, **queues(email_send={"mode": "dual"}))
+    call = asyncio.ensure_future(router.enqueue("email-send", {}, job_id="m-1"))
+    await asyncio.sleep(0.05)  # both writes under way
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await asyncio.sleep(0.4)  # past their latency: a side left running would have written
+    assert (b["bull"].calls, b["temporal"].calls) == (1, 1)
+    assert not b["bull"].jobs and not b["temporal"].jobs
 
 
 @pytest.mark.parametrize("failure", ["unavailable", "unknown"])
