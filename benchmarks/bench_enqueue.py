@@ -372,10 +372,12 @@ async def temporal_path_cost(
 
     redis, server = control_client(settings), dev_server()
     async with shared, local:
+        level_of = {f"raw at concurrency {n}": n for n in RAW_LEVELS}
         levels = await rates_of(
-            {str(n): raw_starts(client, task_queue, jobs, n) for n in RAW_LEVELS}, 4, None, server
-        )
-        best = int(max(levels.rates, key=levels.median))
+            {name: raw_starts(client, task_queue, jobs, n) for name, n in level_of.items()},
+            4, None, server,
+        )  # fmt: skip
+        best = level_of[max(levels.rates, key=levels.median)]
         raw = raw_starts(client, task_queue, jobs, concurrency)
         equal = await rates_of({"raw start_workflow": raw, "raw again (control)": raw,
                                 "router": via(shared),
@@ -577,16 +579,7 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
         )
         print(f"\nTemporal path, {TEMPORAL_ROUND} starts a round, {temporal_rounds} rounds in "
               "balanced orders (medians):")  # fmt: skip
-        for name in levels.rates:
-            on_server = levels.temporal_us.get(name)
-            server = (
-                f"{statistics.median(on_server):>8.0f} µs CPU/start (dev server)"
-                if on_server
-                else ""
-            )
-            print(
-                f"  {'raw at concurrency ' + name:<38}{levels.median(name):>8,.0f} starts/s{server}"
-            )
+        cpu_table(levels, "starts/s")
         cpu_table(equal, "starts/s")
         cpu_table(bulk, "starts/s")
         raw, control, *_ = equal.rates

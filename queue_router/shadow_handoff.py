@@ -50,8 +50,11 @@ _GATHER_S = 0.005
 ``_PER_CALL`` are waiting, or the router closes). A caller that enqueues one job after
 another submits one copy a call: written at once, each copy was a script call of its
 own, run during the caller's next call (shadow mode cost 110 µs of CPU a call against
-Bull mode's 90; gathered, 99 against 100); a write now carries the copies of tens of
-calls. Nobody waits for a copy, and a few milliseconds are nothing against its start."""
+Bull mode's 90; gathered, 99 against 100 that day); a write now carries the copies of
+tens of calls. Longer does not help: in later A/B runs shadow mode still cost a
+sequential caller 6-12% more CPU than Bull mode, about the same at 20 ms and more at
+50-100 ms, and not in these writes' Redis I/O (README, "Performance"). Nobody waits
+for a copy, and a few milliseconds are nothing against its start."""
 
 # Add the copies as one entry if they fit, never trimming old ones away. KEYS: the
 # stream, its count; ARGV: the bound, how many copies, their lines. Returns how many
