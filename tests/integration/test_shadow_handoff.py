@@ -144,7 +144,7 @@ async def test_copies_of_calls_one_after_another_wait_for_each_other(
     began: list[float] = []
     add = handoff._add
 
-    async def slow_add(batch: list[tuple[str, bytes, bytes]]) -> tuple[int, int]:
+    async def slow_add(batch: list[tuple[EnqueueRequest, int]]) -> tuple[int, int]:
         began.append(loop.time())
         await asyncio.sleep(0.05)  # a write under way while the caller goes on
         return await add(batch)
@@ -158,6 +158,29 @@ async def test_copies_of_calls_one_after_another_wait_for_each_other(
     await handoff.aclose()
     gaps = [after - before for before, after in itertools.pairwise(began)]
     assert len(began) >= 2 and all(gap >= 0.3 for gap in gaps), (len(began), gaps)
+
+
+async def test_the_callers_call_only_queues_its_copy_the_writer_encodes_it(
+    redis_db: redis.Redis, task_queue: str
+) -> None:
+    """Encoding a copy in ``submit`` put it on the caller's path, once per call; the
+    writer encodes a batch while the caller waits on its own writes."""
+    handoff = handoff_on(redis_db)
+    encode, encoded = handoff._encode, 0
+
+    def counting(request: EnqueueRequest, within_s: int) -> tuple[bytes, bytes]:
+        nonlocal encoded
+        encoded += 1
+        return encode(request, within_s)
+
+    handoff._encode = counting  # type: ignore[assignment]
+    for request in copies(task_queue, 20):
+        assert handoff.submit(request, 5, TemporalBackend())
+    assert encoded == 0
+    await asyncio.wait_for(until(lambda: copies_waiting(redis_db) == 20), 10)
+    await handoff.drain(5.0)
+    await handoff.aclose()
+    assert encoded == 20
 
 
 async def test_a_full_entry_or_the_router_closing_does_not_wait_to_gather(
