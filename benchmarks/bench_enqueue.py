@@ -157,6 +157,10 @@ SHADOW_BLOCK = 500
 """Jobs in one block of ``shadow_blocks``: a few tens of milliseconds at concurrency 50."""
 
 
+SEQUENTIAL_BLOCK = 200
+"""Calls in one block of ``shadow_blocks`` one after another: about 20 ms."""
+
+
 async def shadow_blocks(
     settings: Settings, concurrency: int, repetitions: int = 42, block: int = SHADOW_BLOCK
 ) -> Rounds:
@@ -165,6 +169,7 @@ async def shadow_blocks(
 
     On a shared two-core machine whole runs drift apart by a third as neighbours come
     and go; blocks of a few tens of milliseconds put every path in the same conditions.
+    At ``concurrency`` 1 the calls go one after another: what a sequential caller pays.
     The control is Bull mode against itself: the spread a path with no cost at all shows
     here. Redis's CPU is read around each block.
     """
@@ -556,6 +561,17 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
         paired("shadow jobs/s / both bull paths' jobs/s",
                blocks.ratio("shadow, handed off", "bull", "bull again (control)"),
                "no cost beyond the control's spread")  # fmt: skip
+        alone = await shadow_blocks(settings, 1, repetitions=60, block=SEQUENTIAL_BLOCK)
+        print(f"\nshadow's cost to a sequential caller: {len(alone.rates['bull'])} repetitions "
+              f"of {SEQUENTIAL_BLOCK} calls one after another per path, interleaved:")  # fmt: skip
+        cpu_table(alone, "jobs/s")
+        paired("bull / bull (the control)", alone.ratio("bull again (control)", "bull"), "1.0")
+        paired("shadow jobs/s / both bull paths' jobs/s",
+               alone.ratio("shadow, handed off", "bull", "bull again (control)"),
+               "no cost beyond the control's spread")  # fmt: skip
+        paired("shadow CPU a job / both bull paths'",
+               alone.ratio("shadow, handed off", "bull", "bull again (control)", of=alone.cpu_us),
+               "the copy's encoding and its share of a write")  # fmt: skip
         cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
         cost = await shadow_cost(settings, cost_jobs, concurrency)
         print(f"the way before the handoff, shadow started in the caller's process "
