@@ -209,15 +209,15 @@ class RoutingSettings(_Part):
         "worker", validation_alias="QUEUE_ROUTER_SHADOW_STARTS"
     )
     """Who starts a shadow copy: ``worker`` hands it to ``queue-router worker`` through
-    Redis (the caller's process pays tens of microseconds, not a Temporal start's
+    Redis (the caller's process pays a few microseconds, not a Temporal start's
     millisecond of CPU); ``in-process`` starts it in the router's process. A router given
     its backends directly (tests) has no Redis to hand off to and starts in-process."""
     shadow_max_waiting: int = Field(
         10_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_WAITING"
     )
-    """Shadow copies a router holds while their write to Redis is under way (about 100
-    bytes each: a job's own fields, the queue's shared part kept once); past it new ones
-    are dropped and counted (Redis slow or gone)."""
+    """Shadow copies a router holds while their write to Redis is under way (each its
+    job's request and data, encoded only when written); past it new ones are dropped and
+    counted (Redis slow or gone)."""
     shadow_backlog_max: int = Field(
         100_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX"
     )
