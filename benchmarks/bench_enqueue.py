@@ -301,6 +301,12 @@ def balanced_orders(n: int) -> list[list[int]]:
     return orders if n % 2 == 0 else orders + [order[::-1] for order in orders]
 
 
+SETTLE_S = 0.02
+"""How long ``rates_of`` waits after a path's timed part before reading the CPU figures:
+work the path left behind (a shadow handoff's last write, ``_GATHER_S`` after its
+first copy) counts as that path's, not the next one's."""
+
+
 async def rates_of(
     paths: dict[str, Timed], rounds: int, redis: Any = None, temporal: psutil.Process | None = None
 ) -> Rounds:
@@ -329,11 +335,11 @@ async def rates_of(
             server_before = server_seconds()
             redis_before, cpu_before = await redis_seconds(), time.process_time()
             done, seconds = await paths[name]("t" + uuid.uuid4().hex[:8])  # never all digits
+            await asyncio.sleep(SETTLE_S)  # what it left behind is its own
             cpu[name].append((time.process_time() - cpu_before) / done * 1e6)
             if temporal is not None:  # in clock ticks (10 ms): a round is seconds of it
                 server_cpu[name].append((server_seconds() - server_before) / done * 1e6)
             if redis is not None:
-                await asyncio.sleep(0.005)  # a last background write (a shadow handoff)
                 redis_cpu[name].append((await redis_seconds() - redis_before) / done * 1e6)
             rates[name].append(done / seconds)
     return Rounds(rates, cpu, redis_cpu, server_cpu)

@@ -4,16 +4,18 @@ first (it meets the freshest server)."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from bench_enqueue import Rounds, balanced_orders
+from bench_enqueue import SETTLE_S, Rounds, balanced_orders, rates_of
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
@@ -41,3 +43,24 @@ def test_a_ratio_pairs_rounds_of_the_figure_asked_for() -> None:
     )  # fmt: skip
     assert rounds.ratio("a", "b") == (0.5, [0.5, 0.5, 1.0])
     assert rounds.ratio("a", "b", of=rounds.temporal_us) == (2.0, [2.0, 2.0, 1.0])
+
+
+def test_work_a_path_leaves_behind_counts_as_its_own_cpu() -> None:
+    """A shadow block's last handoff goes out a few milliseconds after its last call;
+    read at once, the CPU figure left that write to whichever path ran next."""
+
+    def burn() -> None:
+        until = time.process_time() + 0.02
+        while time.process_time() < until:
+            pass
+
+    async def leaves_work(tag: str) -> tuple[int, float]:
+        asyncio.get_running_loop().call_later(SETTLE_S / 4, burn)
+        return 1, 0.001
+
+    async def idle(tag: str) -> tuple[int, float]:
+        return 1, 0.001
+
+    rounds = asyncio.run(rates_of({"leaves work": leaves_work, "idle": idle}, 2))
+    assert min(rounds.cpu_us["leaves work"]) >= 20_000, rounds.cpu_us
+    assert max(rounds.cpu_us["idle"]) < 10_000, rounds.cpu_us
