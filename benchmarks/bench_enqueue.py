@@ -561,23 +561,11 @@ async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendF
         print(f"\nshadow's cost to a caller at concurrency {concurrency}: "
               f"{len(blocks.rates['bull'])} repetitions of {SHADOW_BLOCK}-job blocks per path, "
               "interleaved on one router:")  # fmt: skip
-        cpu_table(blocks, "jobs/s")
-        paired("bull / bull (the control: this machine's noise)",
-               blocks.ratio("bull again (control)", "bull"), "1.0")  # fmt: skip
-        paired("shadow jobs/s / both bull paths' jobs/s",
-               blocks.ratio("shadow, handed off", "bull", "bull again (control)"),
-               "no cost beyond the control's spread")  # fmt: skip
+        shadow_table(blocks)
         alone = await shadow_blocks(settings, 1, repetitions=60, block=SEQUENTIAL_BLOCK)
         print(f"\nshadow's cost to a sequential caller: {len(alone.rates['bull'])} repetitions "
               f"of {SEQUENTIAL_BLOCK} calls one after another per path, interleaved:")  # fmt: skip
-        cpu_table(alone, "jobs/s")
-        paired("bull / bull (the control)", alone.ratio("bull again (control)", "bull"), "1.0")
-        paired("shadow jobs/s / both bull paths' jobs/s",
-               alone.ratio("shadow, handed off", "bull", "bull again (control)"),
-               "no cost beyond the control's spread")  # fmt: skip
-        paired("shadow CPU a job / both bull paths'",
-               alone.ratio("shadow, handed off", "bull", "bull again (control)", of=alone.cpu_us),
-               "the copy's encoding and its share of a write")  # fmt: skip
+        shadow_table(alone)
         cost_jobs = max(jobs, 2000)  # a round of 500 lasts 50 ms: noise, not a figure
         cost = await shadow_cost(settings, cost_jobs, concurrency)
         print(f"the way before the handoff, shadow started in the caller's process "
@@ -649,6 +637,20 @@ def paired(label: str, ratio: tuple[float, list[float]], target: str) -> None:
     median, each = ratio
     print(f"{label:<48}: {median:.3f}  (target {target}; middle half of rounds "
           f"{quartiles(each)}, all {min(each):.2f}-{max(each):.2f})")  # fmt: skip
+
+
+def shadow_table(blocks: Rounds) -> None:
+    """``shadow_blocks``' paths, then shadow's jobs/s and CPU a job against Bull mode's,
+    beside Bull mode against itself."""
+    cpu_table(blocks, "jobs/s")
+    bull = ("bull", "bull again (control)")
+    paired("bull / bull (the control: this machine's noise)",
+           blocks.ratio(bull[1], bull[0]), "1.0")  # fmt: skip
+    paired("shadow jobs/s / both bull paths' jobs/s",
+           blocks.ratio("shadow, handed off", *bull), "no cost beyond the control's spread")  # fmt: skip
+    paired("shadow CPU a job / both bull paths'",
+           blocks.ratio("shadow, handed off", *bull, of=blocks.cpu_us),
+           "the copy's encoding and its share of a write")  # fmt: skip
 
 
 def cpu_table(rounds: Rounds, unit: str) -> None:

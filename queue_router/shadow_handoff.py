@@ -52,10 +52,10 @@ _GATHER_S = 0.005
 another submits one copy a call: written at once, each copy was a script call of its
 own, run during the caller's next call (shadow mode cost 110 µs of CPU a call against
 Bull mode's 90; gathered, 99 against 100 that day); a write now carries the copies of
-tens of calls. Longer does not help: in later A/B runs shadow mode still cost a
-sequential caller 6-12% more CPU than Bull mode, about the same at 20 ms and more at
-50-100 ms, and not in these writes' Redis I/O (README, "Performance"). Nobody waits
-for a copy, and a few milliseconds are nothing against its start."""
+tens of calls. Longer does not measurably help: in blocks of 3,000 sequential calls,
+gathering 5, 25, 50 or 100 ms cost +3.9, +2.7, +1.9 and +3.2 µs of CPU a call over Bull
+mode, intervals overlapping (README, "Performance"). Nobody waits for a copy, and a few
+milliseconds are nothing against its start."""
 
 # Add the copies as one entry if they fit, never trimming old ones away. KEYS: the
 # stream, its count; ARGV: the bound, how many copies, their lines. Returns how many
@@ -100,6 +100,11 @@ async def backlog(client: AsyncRedis) -> Backlog:
     except ResponseError:  # no group: no relay has read the stream yet
         taken = 0
     return Backlog(waiting, taken, age_s)
+
+
+def _per_queue(copies: list[tuple[EnqueueRequest, int]]) -> Counter[str]:
+    """How many of ``copies`` each queue has: the metrics and drop counts are per queue."""
+    return Counter(copy.queue for copy, _ in copies)
 
 
 def _settle(gathered: asyncio.Future[None]) -> None:
@@ -186,14 +191,14 @@ class ShadowHandoff(ShadowStarts):
                     await self._gather()
                 batch, self._waiting = self._waiting[:_PER_CALL], self._waiting[_PER_CALL:]
                 added, why = await self._hand_off(batch)
-                for queue, count in Counter(copy.queue for copy, _ in batch[:added]).items():
+                for queue, count in _per_queue(batch[:added]).items():
                     SHADOWS.labels(queue, "handed_off").inc(count)
                 if added < len(batch):  # the stream's bound, or Redis failed
-                    for queue, count in Counter(copy.queue for copy, _ in batch[added:]).items():
+                    for queue, count in _per_queue(batch[added:]).items():
                         self._dropped(queue, count, why)
                 batch = []
         except asyncio.CancelledError:  # closed before the write had an answer
-            unwritten = Counter(copy.queue for copy, _ in [*batch, *self._waiting])
+            unwritten = _per_queue([*batch, *self._waiting])
             self._waiting = []
             for queue, count in unwritten.items():
                 self._dropped(queue, count, "the router closed before they were handed off")
@@ -205,25 +210,26 @@ class ShadowHandoff(ShadowStarts):
         """How many of ``batch`` (its first ones) the stream took, and why the rest were
         not. When Redis fails none count as taken, though they may have been written:
         those are started and compared all the same."""
+        encode = self._encode
+        copies = [encode(copy, within_s) for copy, within_s in batch]
         try:
-            added, room = await self._add(batch)
-            if not added and 0 < room < len(batch):  # at the bound: what still fits goes
-                added, _ = await self._add(batch[:room])
+            added, room = await self._add(copies)
+            if not added and 0 < room < len(copies):  # at the bound: what still fits goes
+                added, _ = await self._add(copies[:room])
         except (RedisError, OSError) as exc:
             return 0, f"not handed off to the workers: {exc}"
         return added, (f"{self._backlog_max} copies already wait for a worker "
                        "(QUEUE_ROUTER_SHADOW_BACKLOG_MAX; is `queue-router worker` "
                        "running?)")  # fmt: skip
 
-    async def _add(self, batch: list[tuple[EnqueueRequest, int]]) -> tuple[int, int]:
-        """One script call: (copies added, all or none; room left in the stream).
+    async def _add(self, copies: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+        """One script call for encoded ``copies``: (copies added, all or none; room left
+        in the stream).
 
         On one connection of our own, packed by hiredis; a cluster's client routes the
         call instead.
         """
-        encode = self._encode
-        lines = entry_lines(encode(copy, within_s) for copy, within_s in batch)
-        args: list[str | int | bytes] = [self._backlog_max, len(batch), lines]
+        args: list[str | int | bytes] = [self._backlog_max, len(copies), entry_lines(copies)]
         if self._one is None:
             reply: Any = await self._script(keys=[INTENTS_KEY, COPIES_KEY], args=args)
         else:

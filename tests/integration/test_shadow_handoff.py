@@ -144,7 +144,7 @@ async def test_copies_of_calls_one_after_another_wait_for_each_other(
     began: list[float] = []
     add = handoff._add
 
-    async def slow_add(batch: list[tuple[EnqueueRequest, int]]) -> tuple[int, int]:
+    async def slow_add(batch: list[tuple[bytes, bytes]]) -> tuple[int, int]:
         began.append(loop.time())
         await asyncio.sleep(0.05)  # a write under way while the caller goes on
         return await add(batch)
