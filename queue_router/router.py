@@ -23,7 +23,7 @@ from mmh3 import hash as mmh3_hash  # a global name: no module attribute lookup 
 from redis.exceptions import RedisError
 
 from queue_router.config import QueueConfig, Settings
-from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
+from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest, resolved_request
 from queue_router.control import LiveState, RuntimeControl, who
 from queue_router.errors import (
     BackendUnavailable,
@@ -356,7 +356,7 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
             name = config.job_name  # checked with the settings
         else:
             validate_job_name(queue, name)
-        request = EnqueueRequest(
+        request = resolved_request(
             queue=queue,
             job_id=job_id,
             job_name=name,

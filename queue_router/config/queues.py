@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -179,6 +179,16 @@ class QueueConfig:
     versioning: str | None = None
     """Worker versioning of the queue's job workflows: ``pinned`` or ``auto_upgrade``
     (the default) on a versioned worker; ignored by unversioned workers."""
+    _id_halves: tuple[str, str] | None = field(init=False, repr=False, compare=False)
+    """The workflow id template of this queue around its one ``{job_id}`` (``None`` when
+    it has it twice): every enqueue makes an id, and joining three strings takes a
+    tenth of the time ``str.format`` does."""
+
+    def __post_init__(self) -> None:
+        marked = workflow_id(self.name, "\0", template=self.workflow_id_template)
+        head, _, tail = marked.partition("\0")
+        halves = (head, tail) if marked.count("\0") == 1 else None
+        object.__setattr__(self, "_id_halves", halves)  # frozen: as its __init__ does
 
     def with_live(self, mode: str | None, percentage: float | None) -> QueueConfig:
         """This queue with a live mode and/or percentage applied over its env values."""
@@ -189,7 +199,10 @@ class QueueConfig:
 
     def workflow_id(self, job_id: str) -> str:
         """The id of this queue's workflow for ``job_id`` (its template, or the default)."""
-        return workflow_id(self.name, job_id, template=self.workflow_id_template)
+        if self._id_halves is None:
+            return workflow_id(self.name, job_id, template=self.workflow_id_template)
+        head, tail = self._id_halves
+        return head + job_id + tail
 
     def state(self) -> QueueState:
         """What this queue's routes depend on (see ``RouteTable``)."""

@@ -38,3 +38,15 @@ async def test_a_job_started_by_another_producer_first_runs_once(
 def test_a_bad_template_names_the_field(template: str) -> None:
     with pytest.raises(ConfigError, match="workflow_id"):
         Settings.from_env(queues={"q": {"workflow_type": "x", "workflow_id": template}})
+
+
+@pytest.mark.parametrize(
+    "template", ["{queue}/{job_id}", "trace-{job_id}", "{job_id}.{queue}.v2", "{job_id}-{job_id}"]
+)
+def test_a_queue_makes_the_id_its_template_says(template: str) -> None:
+    """Made from the template's halves around ``{job_id}`` (``str.format`` when there are
+    two ``{job_id}``), the id is the template's, whatever the job id holds."""
+    settings = Settings.from_env(queues={"q-1": {"workflow_type": "x", "workflow_id": template}})
+    config = settings.queue("q-1")
+    for job_id in ("t42", "{queue}", "a-b_c"):
+        assert config.workflow_id(job_id) == template.format(queue="q-1", job_id=job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import threading
 import time
@@ -30,6 +31,7 @@ from queue_router import (
     StartupError,
     UnknownQueueError,
 )
+from queue_router.contract import resolved_request
 from queue_router.control import LiveSetting, LiveState
 from queue_router.testing.memory import MemoryBackend
 from tests.counts import Counts
@@ -329,6 +331,19 @@ def test_sync_facade_has_the_same_semantics() -> None:
         receipt = sync.enqueue_sync("email-send", {"to": "a"}, job_id="m-2")
         assert receipt.backends == ("temporal",)
         assert sync.route("email-send", "m-2").to_temporal
+
+
+def test_the_routers_request_is_the_dataclass_s_own() -> None:
+    """``resolved_request`` sets the slots itself (for speed): every field holds what
+    ``EnqueueRequest(...)`` would hold, and the request is as frozen."""
+    given = {name: f"value of {name}" for name in ("queue", "job_id", "job_name", "data",
+             "data_json", "options", "timestamp_ms", "workflow_type", "task_queue",
+             "rq_function", "versioning", "list_key", "workflow_id", "list_envelope")}  # fmt: skip
+    made = resolved_request(**given)  # type: ignore[arg-type]  # distinct values, any type
+    assert made == EnqueueRequest(**given)  # type: ignore[arg-type]
+    assert (made.shadow, made.compare_within_s) == (False, 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.job_id = "another"  # type: ignore[misc]
 
 
 def test_public_api_is_pinned() -> None:
