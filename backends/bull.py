@@ -34,7 +34,7 @@ from backends._redis import (
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
 from queue_router.one_connection import OneConnection, pack, run_script
-from queue_router.receipts import JobOptions, Placement
+from queue_router.receipts import JobOptions, Placement, placed
 from queue_router.redis_client import AsyncRedis, RedisTLS
 
 __all__ = ["BullBackend", "bull_script"]
@@ -301,9 +301,9 @@ class BullBackend(Backend):
 
     def _placement(self, request: EnqueueRequest, added: int) -> Placement:
         """``added``: the job's byte of the script's reply, ``ord("1")`` when it was added."""
-        return Placement(
-            backend=self.name,
-            job_id=request.job_id,
+        return placed(
+            self.name,
+            request.job_id,
             existing=added != _ADDED,
             detail={"queue": request.queue, "prefix": self.prefix},
         )

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import NotEnqueuedError, QueueRouterError
+from queue_router.frozen import slot_setters
 from queue_router.metrics import EnqueueOutcome, count_enqueue, time_enqueue
 from queue_router.placements import HeldTogether, PlacementMemory
 from queue_router.receipts import Job, Placement, Receipt
@@ -160,6 +161,12 @@ class ManyJobs:
         return outcomes
 
 
+_RECEIPT = slot_setters(
+    Receipt, "queue", "job_id", "mode", "bucket", "percentage", "placements", "failures",
+    "fell_back", "fallback_reason", "shadow_started",
+)  # fmt: skip
+
+
 def receipt(
     route: Route,
     request: EnqueueRequest,
@@ -170,16 +177,21 @@ def receipt(
     reason: str | None = None,
     shadow_started: bool = False,
 ) -> Receipt:
-    """The receipt of one job: the route it took, who holds it, which sides failed."""
-    return Receipt(
-        queue=route.queue,
-        job_id=request.job_id,
-        mode=route.mode,
-        bucket=route.bucket,
-        percentage=route.percentage,
-        placements=placements,
-        failures=failures,
-        fell_back=fell_back,
-        fallback_reason=reason,
-        shadow_started=shadow_started,
-    )
+    """The receipt of one job: the route it took, who holds it, which sides failed.
+
+    Made without the dataclass's ``__init__`` (``queue_router.frozen``): one per enqueue.
+    """
+    made = object.__new__(Receipt)
+    (set_queue, set_job_id, set_mode, set_bucket, set_percentage, set_placements,
+     set_failures, set_fell_back, set_fallback_reason, set_shadow_started) = _RECEIPT  # fmt: skip
+    set_queue(made, route.queue)
+    set_job_id(made, request.job_id)
+    set_mode(made, route.mode)
+    set_bucket(made, route.bucket)
+    set_percentage(made, route.percentage)
+    set_placements(made, placements)
+    set_failures(made, failures)
+    set_fell_back(made, fell_back)
+    set_fallback_reason(made, reason)
+    set_shadow_started(made, shadow_started)
+    return made

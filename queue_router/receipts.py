@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from queue_router.frozen import slot_setters
 from queue_router.routing import Mode
 
-__all__ = ["Backoff", "Job", "JobOptions", "Placement", "Receipt"]
+__all__ = ["Backoff", "Job", "JobOptions", "Placement", "Receipt", "placed"]
 
 T = TypeVar("T")
 
@@ -116,6 +117,28 @@ class Placement:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+_PLACEMENT = slot_setters(
+    Placement, "backend", "job_id", "run_id", "existing", "shadow", "error", "detail"
+)
+
+
+def placed(backend: str, job_id: str, *, existing: bool, detail: dict[str, Any]) -> Placement:
+    """``Placement(backend=..., job_id=..., existing=..., detail=...)``, made without the
+    dataclass's ``__init__`` (``queue_router.frozen``): each Bull enqueue makes one."""
+    placement = object.__new__(Placement)
+    set_backend, set_job_id, set_run_id, set_existing, set_shadow, set_error, set_detail = (
+        _PLACEMENT
+    )
+    set_backend(placement, backend)
+    set_job_id(placement, job_id)
+    set_run_id(placement, None)
+    set_existing(placement, existing)
+    set_shadow(placement, False)
+    set_error(placement, None)
+    set_detail(placement, detail)
+    return placement
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,12 +27,17 @@ from queue_router import (
     PayloadError,
     Placement,
     QueueRouter,
+    Receipt,
     Settings,
     StartupError,
     UnknownQueueError,
 )
 from queue_router.contract import resolved_request
 from queue_router.control import LiveSetting, LiveState
+from queue_router.frozen import slot_setters
+from queue_router.many import receipt
+from queue_router.receipts import placed
+from queue_router.routing import Route
 from queue_router.testing.memory import MemoryBackend
 from tests.counts import Counts
 
@@ -344,6 +349,34 @@ def test_the_routers_request_is_the_dataclass_s_own() -> None:
     assert (made.shadow, made.compare_within_s) == (False, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.job_id = "another"  # type: ignore[misc]
+
+
+def test_a_placement_and_a_receipt_are_the_dataclass_s_own() -> None:
+    """``placed`` and ``receipt`` set the slots themselves, as ``resolved_request`` does."""
+    detail = {"queue": "q"}
+    placement = placed("bull", "j-1", existing=True, detail=detail)
+    assert placement == Placement(backend="bull", job_id="j-1", existing=True, detail=detail)
+    route = Route("q", Mode.PERCENTAGE, 7, 25.0, "temporal", secondary=None, shadow="bull")
+    request = resolved_request(
+        queue="q", job_id="j-1", job_name="n", data=1, data_json="1", options=JobOptions(),
+        timestamp_ms=5, workflow_type="w", task_queue="t", rq_function="f", versioning=None,
+        list_key="", workflow_id="q/j-1", list_envelope=False,
+    )  # fmt: skip
+    failed = Placement(backend="temporal", job_id="j-1", error="down")
+    made = receipt(route, request, (placement,), failures=(failed,), fell_back=True,
+                   reason="down", shadow_started=True)  # fmt: skip
+    assert made == Receipt(
+        queue="q", job_id="j-1", mode=Mode.PERCENTAGE, bucket=7, percentage=25.0,
+        placements=(placement,), failures=(failed,), fell_back=True, fallback_reason="down",
+        shadow_started=True,
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.job_id = "another"  # type: ignore[misc]
+
+
+def test_a_builder_that_misses_a_field_fails_at_import() -> None:
+    with pytest.raises(TypeError, match="its fields are"):
+        slot_setters(Placement, "backend", "job_id")
 
 
 def test_public_api_is_pinned() -> None:
