@@ -156,7 +156,7 @@ class BullBackend(Backend):
         args = self._job_args(request)
         command = self._packed_head(request.queue) + pack(*args)[_JOB_ARGS_COUNT:]
         try:
-            [reply] = await one.run([command])
+            reply = await one.run_one(command)
         except (RedisError, OSError) as exc:
             reply = await self._general_path(request, args, failed=exc)
         if isinstance(reply, NoScriptError):

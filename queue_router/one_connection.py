@@ -225,6 +225,17 @@ class OneConnection:
             await replies.writable
         return [_as_redis_error(await future) for future in futures]
 
+    async def run_one(self, command: bytes) -> Any:
+        """``run([command])``'s one reply, without its lists and their comprehension
+        (one add's path: about a microsecond of its CPU)."""
+        replies = self._replies
+        if replies is None or replies.lost is not None:
+            replies = await self._connect()
+        [future] = replies.send((command,))
+        if replies.writable is not None:
+            await replies.writable
+        return _as_redis_error(await future)
+
     async def _connect(self) -> _Replies:
         async with self._connecting:
             if self._replies is not None and self._replies.lost is None:
