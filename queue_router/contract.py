@@ -10,9 +10,9 @@ three outcomes of the reliability contract:
   job is definitely not there;
 - raise ``EnqueueOutcomeUnknown``: it may be; a retry with the same job id is safe.
 
-This module is a leaf: it imports only ``receipts`` and ``errors`` (leaves themselves), so
-``backends`` import it without pulling in the router, and the router never imports a
-backend.
+This module is a leaf: it imports only ``receipts``, ``errors`` and ``frozen`` (leaves
+themselves), so ``backends`` import it without pulling in the router, and the router
+never imports a backend.
 """
 
 from __future__ import annotations
