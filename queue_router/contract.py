@@ -110,7 +110,7 @@ class EnqueueRequest:
 
 _RECORD_FIELDS = tuple(f.name for f in fields(EnqueueRequest) if f.name != "data")
 _OPTION_FIELDS = tuple(f.name for f in fields(JobOptions))
-_SET = slot_setters(
+_REQUEST = slot_setters(
     EnqueueRequest, "queue", "job_id", "job_name", "data", "data_json", "options",
     "timestamp_ms", "workflow_type", "task_queue", "rq_function", "shadow",
     "compare_within_s", "versioning", "list_key", "workflow_id", "list_envelope",
@@ -143,7 +143,7 @@ def resolved_request(
     (set_queue, set_job_id, set_job_name, set_data, set_data_json, set_options,
      set_timestamp_ms, set_workflow_type, set_task_queue, set_rq_function, set_shadow,
      set_compare_within_s, set_versioning, set_list_key, set_workflow_id,
-     set_list_envelope) = _SET  # fmt: skip
+     set_list_envelope) = _REQUEST  # fmt: skip
     set_queue(request, queue)
     set_job_id(request, job_id)
     set_job_name(request, job_name)

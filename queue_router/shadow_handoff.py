@@ -4,9 +4,10 @@ A Temporal start costs the calling process about a millisecond of CPU (the reque
 encoding, the SDK's gRPC call, its reply), enough that shadowing every job cut a
 concurrent caller's throughput by more than half. Handed off, a copy costs the caller
 a place in a list, a short JSON line (encoded by the writer) and a share of one script
-call carrying the copies of a few milliseconds (``_GATHER_S``): about 3 µs of CPU a
-copy in all; ``queue-router worker`` starts it (``shadow_relay``), and its comparison
-needs that worker anyway.
+call carrying the copies of a few milliseconds (``_GATHER_S``): 2-3 µs of CPU a copy
+when a write carries many, more for a caller one call after another, whose writes
+carry fewer (README, "Performance"); ``queue-router worker`` starts it
+(``shadow_relay``), and its comparison needs that worker anyway.
 
 The copies wait in one Redis stream (``INTENTS_KEY``), read by the workers as one
 consumer group, so each copy is started by one worker and a worker killed mid-start
