@@ -16,6 +16,7 @@ import redis
 from temporalio import activity
 
 from queue_router.config import Settings
+from queue_router.connections.redis_client import AsyncRedis, tls_kwargs
 from queue_router.evidence.compare import (
     LegacyOutcome,
     bull_outcome,
@@ -25,8 +26,7 @@ from queue_router.evidence.compare import (
     shown,
 )
 from queue_router.evidence.ledger import Evidence
-from queue_router.metrics import SHADOW_COMPARISONS
-from queue_router.redis_client import AsyncRedis, tls_kwargs
+from queue_router.telemetry.metrics import SHADOW_COMPARISONS
 from workflows.envelope import COMPARE_SHADOW, ShadowCheck
 
 __all__ = ["ShadowActivities"]

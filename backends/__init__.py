@@ -1,4 +1,4 @@
-"""Backends: one class per system, behind the one contract in ``backends.base``."""
+"""Backends: one class per system, behind the one contract in ``queue_router.contract``."""
 
 from backends.bull import BullBackend
 from backends.redis_list import ListBackend

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import redis
 from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError
 
-from queue_router.diagnose import redis_tls_hint
+from queue_router.connections.diagnose import redis_tls_hint
+from queue_router.connections.redact import redact_url
+from queue_router.connections.redis_client import ConnectionSetupError, async_client, sync_client
 from queue_router.errors import (
     BackendUnavailable,
     CredentialsRejected,
@@ -26,8 +28,6 @@ from queue_router.errors import (
     QueueRouterError,
     StartupError,
 )
-from queue_router.redact import redact_url
-from queue_router.redis_client import ConnectionSetupError, async_client, sync_client
 
 log = logging.getLogger("queue_router.redis")
 

@@ -5,7 +5,7 @@ expects msgpack-wrapped options and silently stores garbage when given JSON. Our
 the same stored layout in one atomic step, so a crash or client retry never leaves half
 a job, and an id that already exists is left alone (Bull's custom ``jobId`` rule).
 
-Writes go over one shared connection (``queue_router.one_connection``: concurrent adds
+Writes go over one shared connection (``queue_router.connections.one_connection``: concurrent adds
 share round trips, as ioredis does for Node's producer); a batch of ``enqueue_many``
 writes up to ``SCRIPT_JOBS`` jobs per script call. On a Redis Cluster, redis-py's
 cluster client writes one job per call instead.
@@ -31,11 +31,11 @@ from backends._redis import (
     refused,
     write_or_classify,
 )
+from queue_router.connections.one_connection import OneConnection, pack, run_script
+from queue_router.connections.redis_client import AsyncRedis, RedisTLS
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, QueueRouterError
-from queue_router.one_connection import OneConnection, pack, run_script
 from queue_router.receipts import JobOptions, Placement, placed
-from queue_router.redis_client import AsyncRedis, RedisTLS
 
 __all__ = ["BullBackend", "bull_script"]
 

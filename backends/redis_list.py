@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from importlib import resources
 
 from backends._redis import async_client, check_credentials, eviction_preflight, write_or_classify
+from queue_router.connections.redis_client import AsyncRedis, RedisTLS
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
-from queue_router.redis_client import AsyncRedis, RedisTLS
 
 __all__ = ["ListBackend", "list_element", "marker_key", "slot_tag"]
 

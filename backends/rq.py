@@ -19,9 +19,9 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Retry
 
 from backends._redis import check_credentials, eviction_preflight, sync_client, write_or_classify
+from queue_router.connections.redis_client import RedisTLS
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.receipts import Placement
-from queue_router.redis_client import RedisTLS
 
 __all__ = ["RQBackend"]
 

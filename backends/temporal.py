@@ -34,11 +34,11 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
 from backends._temporal_start import start_request, writes_json_as_we_do
+from queue_router.connections.diagnose import short_reason, temporal_tls_hint
 from queue_router.contract import Backend, EnqueueRequest
-from queue_router.diagnose import short_reason, temporal_tls_hint
 from queue_router.errors import BackendUnavailable, CredentialsRejected, EnqueueOutcomeUnknown
 from queue_router.receipts import Placement
-from queue_router.sdk_logs import core_runtime
+from queue_router.telemetry.sdk_logs import core_runtime
 from workflows.envelope import shadow_id, workflow_id
 
 __all__ = ["TemporalBackend"]

@@ -37,8 +37,8 @@ from queue_router import Job, QueueRouter, Settings
 from queue_router.cli.migration import open_migrator
 from queue_router.control import RuntimeControl
 from queue_router.migration.migrate import MigrationPlan
-from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, backlog
-from queue_router.shadow_relay import ShadowRelay
+from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, backlog
+from queue_router.shadow.relay import ShadowRelay
 from queue_router.testing import MemoryBackend
 from queue_router.testing.demo import servers
 from queue_router.testing.devservers import AppendFsync, connect_temporal, free_port

@@ -1,8 +1,9 @@
 """queue-router: one ``enqueue()`` over Bull, RQ and Temporal, for zero-downtime migration.
 
 The public surface is re-exported here; everything else is an implementation detail.
-Imports go one way: ``backends`` import the leaf modules ``contract``, ``receipts``
-and ``errors``; the router never imports a backend (``wiring`` builds them on demand).
+Imports go one way: ``backends`` import only leaf modules (``contract``, ``receipts``,
+``errors``, ``connections`` ..., listed in ``tests/unit/test_imports.py``); the router
+never imports a backend (``wiring`` builds them on demand).
 """
 
 from queue_router.config import QueueConfig, Settings

@@ -31,8 +31,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from queue_router.config import QueueConfig
-from queue_router.logsummary import LogSummary
-from queue_router.redis_client import AsyncRedis
+from queue_router.connections.redis_client import AsyncRedis
+from queue_router.telemetry.logsummary import LogSummary
 
 __all__ = ["AUDIT_LENGTH", "GUARD", "LiveSetting", "LiveState", "RuntimeControl", "who"]
 

@@ -19,10 +19,10 @@ from queue_router.config import QueueConfig
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.errors import NotEnqueuedError, QueueRouterError
 from queue_router.frozen import slot_setters
-from queue_router.metrics import EnqueueOutcome, count_enqueue, time_enqueue
 from queue_router.placements import HeldTogether, PlacementMemory
 from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
+from queue_router.telemetry.metrics import EnqueueOutcome, count_enqueue, time_enqueue
 
 __all__ = ["ManyJobs", "receipt"]
 

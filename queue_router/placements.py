@@ -30,11 +30,11 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
+from queue_router.connections.one_connection import OneConnection, pack
+from queue_router.connections.redact import redact_url
+from queue_router.connections.redis_client import RedisTLS, async_client
 from queue_router.contract import AsyncLifecycle
-from queue_router.one_connection import OneConnection, pack
 from queue_router.receipts import Placement
-from queue_router.redact import redact_url
-from queue_router.redis_client import RedisTLS, async_client
 
 __all__ = [
     "HeldTogether",

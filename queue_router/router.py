@@ -23,6 +23,7 @@ from mmh3 import hash as mmh3_hash  # a global name: no module attribute lookup 
 from redis.exceptions import RedisError
 
 from queue_router.config import QueueConfig, Settings
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest, resolved_request
 from queue_router.control import LiveState, RuntimeControl, who
 from queue_router.errors import (
@@ -36,16 +37,7 @@ from queue_router.errors import (
 )
 from queue_router.evidence.ledger import Evidence
 from queue_router.guard import Admission, RollbackGuard
-from queue_router.logsummary import LogSummary
 from queue_router.many import ManyJobs, receipt
-from queue_router.metrics import (
-    FALLBACKS,
-    GUARD_OPEN,
-    ROUTE_PERCENTAGE,
-    EnqueueOutcome,
-    count_enqueue,
-    record_enqueue,
-)
 from queue_router.payload import (
     encode_payload,
     new_job_id,
@@ -54,10 +46,18 @@ from queue_router.payload import (
 )
 from queue_router.placements import PlacementMemory, PlacementMemoryUnavailable
 from queue_router.receipts import Job, JobOptions, Placement, Receipt
-from queue_router.redis_client import AsyncRedis
 from queue_router.routing import BUCKETS, Route, RouteTable
-from queue_router.shadow import ShadowRunner, ShadowStarts
-from queue_router.shadow_handoff import ShadowHandoff
+from queue_router.shadow.handoff import ShadowHandoff
+from queue_router.shadow.starts import ShadowRunner, ShadowStarts
+from queue_router.telemetry.logsummary import LogSummary
+from queue_router.telemetry.metrics import (
+    FALLBACKS,
+    GUARD_OPEN,
+    ROUTE_PERCENTAGE,
+    EnqueueOutcome,
+    count_enqueue,
+    record_enqueue,
+)
 
 log = logging.getLogger("queue_router")
 

@@ -12,9 +12,9 @@ from backends.redis_list import ListBackend
 from backends.rq import RQBackend
 from backends.temporal import TemporalBackend
 from queue_router.config import Settings
+from queue_router.connections.redis_client import AsyncRedis, async_client
 from queue_router.contract import Backend
 from queue_router.placements import RedisPlacementMemory
-from queue_router.redis_client import AsyncRedis, async_client
 
 __all__ = [
     "api_key",

@@ -29,7 +29,7 @@ from queue_router.testing.devservers import (
     TemporalServer,
     connect_temporal,
 )
-from queue_router.worker import run_worker
+from queue_router.workers.temporal import run_worker
 from tests.sinks import HttpSink, SmtpSink
 
 

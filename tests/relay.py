@@ -10,9 +10,9 @@ import redis
 from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
-from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import INTENTS_KEY
-from queue_router.shadow_relay import ShadowRelay
+from queue_router.connections.redis_client import async_client
+from queue_router.shadow.handoff import INTENTS_KEY
+from queue_router.shadow.relay import ShadowRelay
 
 
 def url_of(redis_db: redis.Redis) -> str:

@@ -41,9 +41,9 @@ from queue_router.cli import (
     routing,
     workers,
 )
-from queue_router.diagnose import short_reason
+from queue_router.connections.diagnose import short_reason
+from queue_router.connections.redact import redact_url
 from queue_router.errors import QueueRouterError
-from queue_router.redact import redact_url
 
 COMMANDS = (routing, control, rollout, workers, deployments, migration, approvals, ops, dev)
 """Each command module has ``register(subparsers)``: adding a command is adding a module here."""

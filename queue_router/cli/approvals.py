@@ -21,7 +21,7 @@ from queue_router.cli.tables import print_table
 from queue_router.config import Settings
 from queue_router.errors import ConfigError
 from queue_router.migration.approvals import ImportResult, import_approvals, parse_lines
-from queue_router.worker import connect_worker_client
+from queue_router.workers.temporal import connect_worker_client
 
 __all__ = ["register"]
 

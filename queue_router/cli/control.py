@@ -18,7 +18,7 @@ from queue_router.errors import ConfigError, QueueRouterError
 from queue_router.evidence.build_ramp import task_queue_builds
 from queue_router.routing import Mode
 from queue_router.wiring import control_client
-from queue_router.worker import connect_worker_client
+from queue_router.workers.temporal import connect_worker_client
 
 __all__ = ["register"]
 

@@ -23,9 +23,9 @@ from queue_router.control import RuntimeControl, who
 from queue_router.errors import ConfigError
 from queue_router.evidence.build_ramp import BuildRamp, Deployment
 from queue_router.evidence.controller import Ramp, json_line, text_line
-from queue_router.metrics_server import MetricsServer
+from queue_router.telemetry.metrics_server import MetricsServer
 from queue_router.wiring import control_client
-from queue_router.worker import connect_worker_client
+from queue_router.workers.temporal import connect_worker_client
 
 __all__ = ["register"]
 

@@ -14,13 +14,13 @@ from typing import Any, TextIO
 
 from queue_router.cli.tables import print_table
 from queue_router.config import Settings
+from queue_router.connections.redis_client import async_client
 from queue_router.errors import ConfigError
-from queue_router.metrics_server import MetricsServer
 from queue_router.migration.lists import ListMigration
 from queue_router.migration.migrate import JobOutcome, MigrationPlan, MigrationReport, Migrator
 from queue_router.migration.queues import MIGRATABLE_STATES
 from queue_router.migration.rollback import rollback
-from queue_router.redis_client import async_client
+from queue_router.telemetry.metrics_server import MetricsServer
 from queue_router.wiring import temporal_backend
 
 __all__ = ["open_migrator", "register"]

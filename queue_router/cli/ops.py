@@ -27,7 +27,7 @@ from queue_router.errors import ConfigError, StartupError
 from queue_router.migration.migrate import Migrator
 from queue_router.ops import backup as backups
 from queue_router.ops import readings
-from queue_router.worker import connect_worker_client
+from queue_router.workers.temporal import connect_worker_client
 
 __all__ = ["register"]
 

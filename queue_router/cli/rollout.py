@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from queue_router.cli.parsers import command
 from queue_router.config import Settings
+from queue_router.connections.redis_client import tls_kwargs
 from queue_router.contract import EnqueueRequest
 from queue_router.errors import ConfigError
 from queue_router.evidence.controller import Ramp, json_line, text_line
@@ -29,9 +30,8 @@ from queue_router.evidence.ledger import Evidence
 from queue_router.evidence.queue_ramp import QueueRamp
 from queue_router.evidence.reconcile import Repair, reconcile
 from queue_router.evidence.rollout import Thresholds
-from queue_router.redis_client import tls_kwargs
 from queue_router.wiring import backends_from_settings, control_client
-from queue_router.worker import connect_worker_client
+from queue_router.workers.temporal import connect_worker_client
 from workflows.envelope import workflow_id
 
 __all__ = ["add_ramp_arguments", "duration", "register", "thresholds"]

@@ -8,13 +8,13 @@ import signal
 from typing import Any
 
 from queue_router.config import Settings
-from queue_router.metrics_server import MetricsServer
+from queue_router.telemetry.metrics_server import MetricsServer
 
 __all__ = ["register"]
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from queue_router.worker import run_worker
+    from queue_router.workers.temporal import run_worker
 
     overrides = {"temporal_worker_build_id": args.build_id} if args.build_id else {}
     if args.deployment_name:
@@ -36,8 +36,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_list_worker(args: argparse.Namespace) -> int:
-    from queue_router.list_worker import ListWorker
     from queue_router.processors.registry import import_processor_modules
+    from queue_router.workers.lists import ListWorker
 
     settings = Settings.from_env()
     worker = ListWorker(settings, args.queue)
@@ -55,7 +55,7 @@ def cmd_list_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_rq_worker(args: argparse.Namespace) -> int:
-    from queue_router.worker import run_rq_worker
+    from queue_router.workers.rq import run_rq_worker
 
     metrics = MetricsServer(args.metrics_port) if args.metrics_port else None
     try:

@@ -19,8 +19,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from queue_router.config.catalogue import DEFAULT_CATALOGUE
 from queue_router.config.queues import Percentage, QueueOverride
+from queue_router.connections.redis_client import RedisTLS, parse_nodes
 from queue_router.payload import ENVELOPE_RESERVE
-from queue_router.redis_client import RedisTLS, parse_nodes
 
 __all__ = [
     "MigrationSettings",

@@ -34,7 +34,7 @@ from queue_router.control import RuntimeControl
 from queue_router.errors import ConfigError
 from queue_router.evidence.ledger import RunStats, ShadowCounts
 from queue_router.evidence.rollout import Assessment, Thresholds, assess
-from queue_router.metrics import WORKER_RAMP
+from queue_router.telemetry.metrics import WORKER_RAMP
 
 __all__ = ["BuildRamp", "Deployment", "Routing", "task_queue_builds"]
 

@@ -22,9 +22,9 @@ import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.errors import ConfigError
 from queue_router.processors.effects import effects_index_key
-from queue_router.redis_client import AsyncRedis
 from workflows.envelope import ShadowCheck
 
 __all__ = ["LegacyOutcome", "bull_outcome", "compare", "load_compare", "rq_outcome"]

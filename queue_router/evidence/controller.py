@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.control import who
 from queue_router.errors import QueueRouterError
 from queue_router.evidence.rollout import Assessment, Thresholds, next_step
-from queue_router.redis_client import AsyncRedis
 
 __all__ = ["LeaseHeld", "Ramp", "RampTarget", "json_line", "text_line"]
 

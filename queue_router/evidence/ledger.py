@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from queue_router.redis_client import AsyncRedis
+from queue_router.connections.redis_client import AsyncRedis
 
 __all__ = ["DualFailure", "Evidence", "Mismatch", "RunStats", "ShadowCounts"]
 

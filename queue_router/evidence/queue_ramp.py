@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 
 from queue_router.config import Settings
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.control import RuntimeControl
 from queue_router.evidence.ledger import Evidence, RunStats
 from queue_router.evidence.rollout import Assessment, Thresholds, assess
-from queue_router.redis_client import AsyncRedis
 from queue_router.routing import Mode
 
 __all__ = ["QueueRamp", "bull_runs"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from redis.exceptions import DataError
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.migration.queues import LegacyJob, LegacyQueue
-from queue_router.redis_client import AsyncRedis
 
 __all__ = ["BullQueue"]
 

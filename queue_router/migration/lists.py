@@ -26,13 +26,13 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from backends.redis_list import slot_tag
 from backends.temporal import TemporalBackend
 from queue_router.config import QueueConfig, Settings
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, NotEnqueuedError
-from queue_router.list_worker import envelope_of_element
 from queue_router.migration.migrate import JobOutcome
 from queue_router.payload import encode_payload
 from queue_router.receipts import JobOptions
-from queue_router.redis_client import AsyncRedis
+from queue_router.workers.lists import envelope_of_element
 
 __all__ = ["ListMigration"]
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from backends.temporal import TemporalBackend
 from queue_router.config import QueueConfig, Settings
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import EnqueueRequest
 from queue_router.errors import EnqueueOutcomeUnknown, NotEnqueuedError, PayloadError
 from queue_router.migration.bull import BullQueue
@@ -26,7 +27,6 @@ from queue_router.migration.queues import LegacyJob, LegacyQueue, now_ms
 from queue_router.migration.rq import RQQueue
 from queue_router.payload import encode_payload
 from queue_router.receipts import Backoff, JobOptions
-from queue_router.redis_client import AsyncRedis
 
 __all__ = ["JobOutcome", "MigrationPlan", "MigrationReport", "Migrator", "bull_options"]
 

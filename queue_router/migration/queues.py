@@ -23,9 +23,9 @@ from typing import Any
 from redis.asyncio import RedisCluster
 
 from backends.bull import bull_script
+from queue_router.connections.one_connection import OneConnection, pack, run_script
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import AsyncLifecycle
-from queue_router.one_connection import OneConnection, pack, run_script
-from queue_router.redis_client import AsyncRedis
 
 __all__ = ["MIGRATABLE_STATES", "LegacyJob", "LegacyQueue", "MoveResult", "now_ms"]
 

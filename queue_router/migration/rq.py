@@ -16,8 +16,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from activities.legacy import attempt_of
+from queue_router.connections.redis_client import AsyncRedis, RedisTLS, tls_kwargs
 from queue_router.migration.queues import LegacyJob, LegacyQueue
-from queue_router.redis_client import AsyncRedis, RedisTLS, tls_kwargs
 
 __all__ = ["RQQueue"]
 

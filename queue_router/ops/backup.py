@@ -13,8 +13,8 @@ import json
 import time
 from typing import Any, TextIO
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.errors import ConfigError
-from queue_router.redis_client import AsyncRedis
 
 __all__ = ["FORMAT", "backup", "restore"]
 

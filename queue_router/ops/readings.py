@@ -16,11 +16,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.migration import BullQueue
 from queue_router.migration.migrate import Migrator
 from queue_router.migration.rq import RQQueue
-from queue_router.redis_client import AsyncRedis
-from queue_router.shadow_handoff import backlog
+from queue_router.shadow.handoff import backlog
 
 __all__ = ["check_stuck", "health", "shadow_handoff", "stats", "temporal_counts", "validate"]
 

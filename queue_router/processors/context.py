@@ -8,8 +8,8 @@ from typing import Any, Literal, TypeVar
 
 from queue_router.config import Settings
 from queue_router.errors import JobError
-from queue_router.metrics import EFFECTS
 from queue_router.processors.effects import EffectClaims, effect_key
+from queue_router.telemetry.metrics import EFFECTS
 from workflows.envelope import EffectRecord, JobEnvelope
 
 __all__ = ["JobContext", "Runtime"]

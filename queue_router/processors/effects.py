@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
+from queue_router.connections.redis_client import AsyncRedis, RedisTLS, async_client
 from queue_router.errors import EffectInProgress
-from queue_router.redis_client import AsyncRedis, RedisTLS, async_client
 
 __all__ = ["EffectClaims", "effect_key", "effects_index_key"]
 

@@ -22,9 +22,9 @@ from redis.exceptions import RedisError
 from queue_router.config import Settings
 from queue_router.errors import ConfigError, PermanentJobError, ProcessorNotRegistered
 from queue_router.evidence.ledger import Evidence
-from queue_router.metrics import JOB_SECONDS, JOBS
 from queue_router.processors.context import JobContext, Runtime
 from queue_router.processors.effects import EffectClaims
+from queue_router.telemetry.metrics import JOB_SECONDS, JOBS
 from workflows.envelope import JobEnvelope, JobResult
 
 __all__ = [

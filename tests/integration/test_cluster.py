@@ -25,8 +25,8 @@ from queue_router import JobOptions, QueueRouter
 from queue_router.placements import HeldTogether, Recalled, RedisPlacementMemory
 from queue_router.processors import EffectClaims, effect_key
 from queue_router.receipts import Placement
-from queue_router.shadow_handoff import INTENTS_KEY
-from queue_router.shadow_relay import ShadowRelay
+from queue_router.shadow.handoff import INTENTS_KEY
+from queue_router.shadow.relay import ShadowRelay
 from queue_router.testing.devservers import RedisClusterServer
 from queue_router.wiring import control_client
 from tests.conftest import CLUSTER_PREFIX, cluster_fields, run_cli

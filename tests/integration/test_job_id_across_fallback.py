@@ -17,7 +17,7 @@ from temporalio.client import Client
 from queue_router import EnqueueOutcomeUnknown, Job, QueueRouter, Receipt
 from queue_router.processors import JobContext, Registry
 from queue_router.testing.devservers import TemporalServer, connect_temporal, free_port
-from queue_router.worker import run_worker
+from queue_router.workers.temporal import run_worker
 from tests.conftest import REPO
 from tests.proxy import ToggleProxy
 from workflows import JobResult

@@ -15,8 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
-from queue_router import JobOptions, QueueRouter, metrics
-from queue_router.metrics_server import loopback_port
+from queue_router import JobOptions, QueueRouter
+from queue_router.telemetry import metrics
+from queue_router.telemetry.metrics_server import loopback_port
 from tests.conftest import worker_env
 from workflows import JobResult
 

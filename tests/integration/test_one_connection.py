@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 
 from queue_router import EnqueueOutcomeUnknown, Job, QueueRouter, Receipt
-from queue_router.one_connection import OneConnection, pack
+from queue_router.connections.one_connection import OneConnection, pack
 from queue_router.testing.devservers import RedisServer
 from tests.integration.test_faults import bull_entries
 

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from queue_router import JobOptions, QueueRouter, Settings
 from queue_router.processors import Registry
-from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY
+from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY
 from queue_router.testing.devservers import RedisServer, free_port
 from tests.conftest import worker_env
 from tests.integration.test_migrate import bull_snapshot

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from queue_router import JobOptions, QueueRouter, Settings
+from queue_router.connections.redis_client import async_client
 from queue_router.evidence.ledger import Evidence, ShadowCounts
 from queue_router.processors import Registry
-from queue_router.redis_client import async_client
 from tests.conftest import run_cli, worker_env
 from tests.counts import Counts
 from tests.interop.node import TESTS, node_process

@@ -23,12 +23,13 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from backends.temporal import TemporalBackend
-from queue_router import Job, JobOptions, QueueRouter, Receipt, shadow_handoff
+from queue_router import Job, JobOptions, QueueRouter, Receipt
+from queue_router.connections.redis_client import async_client
 from queue_router.contract import EnqueueRequest
 from queue_router.evidence.ledger import Evidence
-from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, ShadowHandoff
-from queue_router.shadow_intents import IntentEncoder
+from queue_router.shadow import handoff as shadow_handoff
+from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, ShadowHandoff
+from queue_router.shadow.intents import IntentEncoder
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts

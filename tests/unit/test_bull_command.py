@@ -12,8 +12,8 @@ import json
 import pytest
 
 from backends.bull import BullBackend, _options_json
+from queue_router.connections.one_connection import pack
 from queue_router.contract import EnqueueRequest
-from queue_router.one_connection import pack
 from queue_router.receipts import JobOptions
 
 

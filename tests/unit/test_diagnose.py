@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from queue_router.diagnose import redis_tls_hint, temporal_tls_hint
-from queue_router.redis_client import ConnectionSetupError
+from queue_router.connections.diagnose import redis_tls_hint, temporal_tls_hint
+from queue_router.connections.redis_client import ConnectionSetupError
 
 CONNECT = "Failed client connect: `get_system_info` call error after connection: Status { code: "
 

@@ -14,8 +14,8 @@ from queue_router.errors import ConfigError
 from queue_router.evidence.compare import LegacyOutcome, compare
 from queue_router.evidence.ledger import RunStats, ShadowCounts
 from queue_router.evidence.rollout import Thresholds, assess, next_step
-from queue_router.list_worker import envelope_of_element
 from queue_router.receipts import Backoff, JobOptions
+from queue_router.workers.lists import envelope_of_element
 from workflows.envelope import ShadowCheck
 
 LIMITS = Thresholds(min_samples=10)

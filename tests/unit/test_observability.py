@@ -8,8 +8,9 @@ import logging
 import prometheus_client
 import pytest
 
-from queue_router import QueueRouter, Settings, metrics
-from queue_router.logsummary import LogSummary
+from queue_router import QueueRouter, Settings
+from queue_router.telemetry import metrics
+from queue_router.telemetry.logsummary import LogSummary
 from queue_router.testing import MemoryBackend
 from tests.counts import Counts
 

@@ -10,10 +10,10 @@ import pytest
 
 from backends.temporal import TemporalBackend
 from queue_router import Backoff, JobOptions
+from queue_router.connections.redis_client import async_client
 from queue_router.contract import EnqueueRequest
-from queue_router.redis_client import async_client
-from queue_router.shadow_handoff import ShadowHandoff
-from queue_router.shadow_intents import IntentEncoder, decode_intent, entry_copies, entry_lines
+from queue_router.shadow.handoff import ShadowHandoff
+from queue_router.shadow.intents import IntentEncoder, decode_intent, entry_copies, entry_lines
 from queue_router.testing.devservers import free_port
 from tests.counts import Counts
 

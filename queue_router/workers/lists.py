@@ -23,16 +23,16 @@ from typing import Any
 
 from backends.redis_list import slot_tag
 from queue_router.config import Settings
+from queue_router.connections.redis_client import AsyncRedis, async_client
 from queue_router.errors import ConfigError
 from queue_router.evidence.ledger import Evidence
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, run_processor
-from queue_router.redis_client import AsyncRedis, async_client
 from workflows.envelope import JobEnvelope
 
 __all__ = ["ListWorker", "envelope_of_element"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("queue_router.list_worker")
 
 # Move every element of a dead worker's processing list back to the consumer end of the
 # list, and forget the worker. KEYS: list, processing list, workers set; ARGV: worker id.

@@ -7,12 +7,12 @@ a place in a list, a short JSON line (encoded by the writer) and a share of one 
 call carrying the copies of a few milliseconds (``_GATHER_S``): 2-3 µs of CPU a copy
 when a write carries many, more for a caller one call after another, whose writes
 carry fewer (README, "Performance"); ``queue-router worker`` starts it
-(``shadow_relay``), and its comparison needs that worker anyway.
+(``relay``), and its comparison needs that worker anyway.
 
 The copies wait in one Redis stream (``INTENTS_KEY``), read by the workers as one
 consumer group, so each copy is started by one worker and a worker killed mid-start
-leaves its copies to another (see ``shadow_relay``). One entry holds the copies of one
-call (``shadow_intents``): an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
+leaves its copies to another (see ``relay``). One entry holds the copies of one
+call (``intents``): an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
 than the Bull write itself) and cut a concurrent caller's jobs/s by a tenth on a
 two-core machine. ``COPIES_KEY`` counts the copies the stream holds, so that its bound,
 ``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``, is in copies: past it (no worker running, Temporal
@@ -28,13 +28,13 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from queue_router.connections.one_connection import OneConnection, run_script
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
-from queue_router.metrics import SHADOWS
-from queue_router.one_connection import OneConnection, run_script
-from queue_router.redis_client import AsyncRedis
-from queue_router.shadow import ShadowStarts
-from queue_router.shadow_intents import IntentEncoder, entry_lines
+from queue_router.shadow.intents import IntentEncoder, entry_lines
+from queue_router.shadow.starts import ShadowStarts
+from queue_router.telemetry.metrics import SHADOWS
 
 __all__ = [
     "COPIES_KEY", "INTENTS_KEY", "RELAY_GROUP", "Backlog", "ShadowHandoff", "backlog",

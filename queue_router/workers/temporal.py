@@ -1,9 +1,10 @@
-"""Workers: a Temporal worker for the catalogue's workflows, and an RQ worker for the legacy path.
+"""``queue-router worker``: the Temporal worker for the catalogue's workflows.
 
-Both run the same registered processors (``QUEUE_ROUTER_PROCESSORS``) and share the
-side-effect claims in ``REDIS_URL``, so during dual-write whichever runs a job first
-performs its effect and the other replays the recorded result. The Temporal worker also
-runs the shadow relay, which starts the shadow copies routers handed off (``shadow_relay``).
+It runs the registered processors (``QUEUE_ROUTER_PROCESSORS``) and shares the
+side-effect claims in ``REDIS_URL`` with the legacy workers (``workers.rq``,
+``workers.lists``), so during dual-write whichever runs a job first performs its effect
+and the other replays the recorded result. It also runs the shadow relay, which starts
+the shadow copies routers handed off (``shadow.relay``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-import redis
-from rq import Worker as RQWorker
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import Runtime
@@ -27,23 +26,21 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.shadow import ShadowActivities
 from activities.temporal import ProcessorActivities
 from queue_router.config import Settings
-from queue_router.diagnose import short_reason, temporal_tls_hint
-from queue_router.errors import ConfigError, StartupError
+from queue_router.connections.diagnose import short_reason, temporal_tls_hint
+from queue_router.errors import StartupError
 from queue_router.evidence.ledger import Evidence
-from queue_router.metrics_server import MetricsServer, loopback_port, sdk_runtime
 from queue_router.processors.effects import EffectClaims
 from queue_router.processors.registry import Registry, default_registry, import_processor_modules
-from queue_router.redact import redact_url
-from queue_router.redis_client import tls_kwargs
-from queue_router.sdk_logs import core_runtime
-from queue_router.shadow_relay import ShadowRelay
+from queue_router.shadow.relay import ShadowRelay
+from queue_router.telemetry.metrics_server import MetricsServer, loopback_port, sdk_runtime
+from queue_router.telemetry.sdk_logs import core_runtime
 from queue_router.wiring import api_key, control_client, temporal_backend, tls_config
 from workflows import ALL_WORKFLOWS
 from workflows.versioned import VERSIONED_WORKFLOWS
 
-__all__ = ["connect_worker_client", "run_rq_worker", "run_worker"]
+__all__ = ["connect_worker_client", "run_worker"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("queue_router.worker")
 
 
 @contextlib.contextmanager
@@ -192,22 +189,3 @@ def _versioning(settings: Settings) -> dict[str, Any]:
         default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )  # fmt: skip
     return {"deployment_config": config}
-
-
-def run_rq_worker(
-    settings: Settings, queues: list[str], *, burst: bool = False, paths: Sequence[str] = ()
-) -> bool:
-    """An RQ worker (with its scheduler, for delays and retry intervals) on the queues."""
-    if not queues:
-        raise ConfigError("rq-worker needs at least one --queue")
-    import_processor_modules(settings.worker.processor_modules, paths)
-    tls = settings.redis.tls()
-    connection = redis.Redis.from_url(settings.redis.redis_url, **tls_kwargs(tls))
-    try:
-        connection.ping()
-    except redis.RedisError as exc:
-        raise StartupError(
-            f"cannot reach Redis at REDIS_URL={redact_url(settings.redis.redis_url)}: {exc}"
-        ) from exc
-    worker = RQWorker(queues, connection=connection, serializer=settings.redis.rq_serializer)
-    return bool(worker.work(burst=burst, with_scheduler=True))

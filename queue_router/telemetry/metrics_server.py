@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime
 
-from queue_router.sdk_logs import forwarding_runtime
+from queue_router.telemetry.sdk_logs import forwarding_runtime
 
 __all__ = ["MetricsServer", "loopback_port", "sdk_runtime"]
 

@@ -4,7 +4,7 @@ The caller must not wait for a shadow start nor fail because of it. Two ways kee
 
 - ``ShadowHandoff`` (``QUEUE_ROUTER_SHADOW_STARTS=worker``, the default with real
   backends): the copy is written to a Redis stream, one script call for the copies of a
-  few milliseconds, and ``queue-router worker`` starts it (``shadow_relay``). A Temporal
+  few milliseconds, and ``queue-router worker`` starts it (``relay``). A Temporal
   start costs about a millisecond of CPU; handed off, the caller's process pays a few
   microseconds.
 - ``ShadowRunner`` (``in-process``): the copy is started here, as a task.
@@ -31,8 +31,8 @@ from redis.exceptions import RedisError
 
 from queue_router.contract import AsyncLifecycle, Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
-from queue_router.logsummary import LogSummary
-from queue_router.metrics import SHADOWS
+from queue_router.telemetry.logsummary import LogSummary
+from queue_router.telemetry.metrics import SHADOWS
 
 log = logging.getLogger("queue_router.shadow")
 

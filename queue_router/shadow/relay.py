@@ -26,13 +26,13 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import Backend
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
-from queue_router.logsummary import LogSummary
-from queue_router.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
-from queue_router.redis_client import AsyncRedis
-from queue_router.shadow_handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
-from queue_router.shadow_intents import decode_intent, entry_copies
+from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
+from queue_router.shadow.intents import decode_intent, entry_copies
+from queue_router.telemetry.logsummary import LogSummary
+from queue_router.telemetry.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
 
 __all__ = ["ShadowRelay"]
 

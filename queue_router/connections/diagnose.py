@@ -7,7 +7,7 @@ operator needs the name of the variable to change. Each function returns that hi
 
 from __future__ import annotations
 
-from queue_router.redis_client import ConnectionSetupError
+from queue_router.connections.redis_client import ConnectionSetupError
 
 __all__ = ["redis_tls_hint", "short_reason", "temporal_tls_hint"]
 
