@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
-import logging
 import statistics
 import time
 import uuid
@@ -26,24 +25,41 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import mmh3
-import psutil
 import redis.asyncio as aredis
-from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from backends.temporal import TemporalBackend
 from queue_router import Job, QueueRouter, Settings
 from queue_router.cli.migration import open_migrator
 from queue_router.control import RuntimeControl
 from queue_router.migration.migrate import MigrationPlan
-from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, backlog
-from queue_router.shadow.relay import ShadowRelay
 from queue_router.testing import MemoryBackend
 from queue_router.testing.demo import servers
 from queue_router.testing.devservers import AppendFsync, connect_temporal, free_port
 from queue_router.wiring import backends_from_settings, control_client
 from workflows import JobEnvelope
+
+from rounds import (
+    Rounds,
+    Timed,
+    at_level,
+    balanced_orders,
+    cpu_table,
+    dev_server,
+    enqueues,
+    paired,
+    percentile,
+    rates_of,
+)
+from shadow_cost import (
+    SEQUENTIAL_BLOCK,
+    SHADOW_BLOCK,
+    relay_rate,
+    shadow_blocks,
+    shadow_cost,
+    shadow_counts,
+    shadow_table,
+)
 
 MODES = ["bull", "rq", "temporal", "dual", "shadow"]
 
@@ -82,174 +98,6 @@ async def latencies(
     return seen
 
 
-Timed = Callable[[str], Awaitable[tuple[int, float]]]
-"""One run of a path, given a fresh id tag: (jobs done, seconds its timed part took)."""
-
-
-def at_level(level: int, jobs: int, call: Callable[[str, int], Awaitable[object]]) -> Timed:
-    """``call(tag, i)`` for ``jobs`` values of ``i``, ``level`` at a time, timed."""
-
-    async def run(tag: str) -> tuple[int, float]:
-        gate = asyncio.Semaphore(level)
-
-        async def one(i: int) -> None:
-            async with gate:
-                await call(tag, i)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(jobs)))
-        return jobs, time.perf_counter() - started
-
-    return run
-
-
-@dataclasses.dataclass
-class ShadowCost:
-    """Per path: caller jobs/s and CPU per job by round (the CPU from the router's open to
-    its close, so copies finishing after the timed part count), and the shadow copies
-    dropped over all rounds."""
-
-    rounds: Rounds
-    dropped: dict[str, int]
-
-
-async def shadow_cost(
-    settings: Settings, jobs: int, concurrency: int, rounds: int = 8
-) -> ShadowCost:
-    """Bull mode against shadow mode started in the caller's process (the way before the
-    handoff; ``QUEUE_ROUTER_SHADOW_STARTS=in-process``) at ``concurrency``, interleaved
-    rounds.
-
-    Each round runs on a fresh router, whose close lets its shadow starts finish outside
-    the timed part (and inside its CPU figure): no round carries background work of
-    another into its time.
-    """
-    in_process = dataclasses.replace(
-        settings, routing=settings.routing.model_copy(update={"shadow_starts": "in-process"})
-    )
-    dropped: dict[str, int] = {}
-
-    def in_mode(name: str, mode: str, settings: Settings) -> Timed:
-        dropped[name] = 0
-
-        async def run(tag: str) -> tuple[int, float]:
-            drops = shadow_counts("bench-shadow")["dropped"]
-            async with QueueRouter(settings) as router:
-                result = await at_level(concurrency, jobs, enqueues(router, mode, "sc"))(tag)
-            dropped[name] += shadow_counts("bench-shadow")["dropped"] - drops
-            return result
-
-        return run
-
-    paths = {"bull": in_mode("bull", "bull", settings),
-             "shadow, started in-process": in_mode("shadow, started in-process", "shadow",
-                                                   in_process)}  # fmt: skip
-    shadow_log = logging.getLogger("queue_router.shadow")
-    level = shadow_log.level
-    shadow_log.setLevel(logging.ERROR)  # a warning per drop: the table counts them
-    try:
-        return ShadowCost(await rates_of(paths, rounds), dropped)
-    finally:
-        shadow_log.setLevel(level)
-
-
-SHADOW_BLOCK = 500
-"""Jobs in one block of ``shadow_blocks``: a few tens of milliseconds at concurrency 50."""
-
-
-SEQUENTIAL_BLOCK = 200
-"""Calls in one block of ``shadow_blocks`` one after another: about 20 ms."""
-
-
-async def shadow_blocks(
-    settings: Settings, concurrency: int, repetitions: int = 42, block: int = SHADOW_BLOCK
-) -> Rounds:
-    """Bull mode, Bull mode again (the control) and shadow mode handed to the workers, in
-    blocks of ``block`` jobs at ``concurrency`` on one warm router, interleaved.
-
-    On a shared two-core machine whole runs drift apart by a third as neighbours come
-    and go; blocks of a few tens of milliseconds put every path in the same conditions.
-    At ``concurrency`` 1 the calls go one after another: what a sequential caller pays.
-    The control is Bull mode against itself: the spread a path with no cost at all shows
-    here. Redis's CPU is read around each block, and each call is timed: a block's
-    median latency, paired by block, is the shadow p50 ratio with a control (the
-    latency table's p50 ratio is of 480 calls a mode, and swings from 0.89x to 1.21x
-    between runs).
-    """
-    names = {  # queues no other section writes to
-        "bull": "blocks-bull-1",
-        "bull again (control)": "blocks-bull-2",
-        "shadow, handed off": "blocks-shadow",
-    }
-    redis = control_client(settings)
-    async with QueueRouter(settings) as router:
-        latencies: list[float] = []
-
-        def on(queue: str) -> Callable[[str, int], Awaitable[object]]:
-            async def call(tag: str, i: int) -> None:
-                started = time.perf_counter()
-                await router.enqueue(queue, {"i": i}, job_id=f"{tag}-{i}")
-                latencies.append(time.perf_counter() - started)
-
-            return call
-
-        p50_us: dict[str, list[float]] = {name: [] for name in names}
-
-        def timed(name: str, queue: str) -> Timed:
-            run = at_level(concurrency, block, on(queue))
-
-            async def block_of(tag: str) -> tuple[int, float]:
-                latencies.clear()
-                done = await run(tag)
-                p50_us[name].append(statistics.median(latencies) * 1e6)
-                return done
-
-            return block_of
-
-        for queue in names.values():  # warm: connections, scripts, caches
-            await at_level(concurrency, block, on(queue))("w" + uuid.uuid4().hex[:8])
-        paths = {name: timed(name, queue) for name, queue in names.items()}
-        blocks = await rates_of(paths, repetitions, redis)
-    await redis.aclose()
-    return dataclasses.replace(blocks, p50_us=p50_us)
-
-
-async def relay_rate(settings: Settings, client: Client, within_s: float = 10.0) -> str:
-    """What one worker's shadow relay does with the copies the rounds handed off: how
-    many it started in ``within_s`` (or until none were left), and at what rate."""
-    redis = control_client(settings)
-    relay, stop = (
-        ShadowRelay(control_client(settings), TemporalBackend(client=client)),
-        asyncio.Event(),
-    )
-    waiting = (await backlog(redis)).waiting
-    running = asyncio.create_task(relay.run(stop))
-    started = time.perf_counter()
-    left = waiting
-    while left and time.perf_counter() - started < within_s:
-        await asyncio.sleep(0.2)
-        left = (await backlog(redis)).waiting
-    seconds = time.perf_counter() - started
-    stop.set()
-    await running
-    await relay.aclose()
-    await redis.delete(INTENTS_KEY, COPIES_KEY)  # the rest would only slow the next sections
-    await redis.aclose()
-    done = waiting - left
-    return f"{done:,} of {waiting:,} copies started in {seconds:.1f} s ({done / seconds:,.0f}/s)"
-
-
-def enqueues(
-    router: QueueRouter, mode: str, prefix: str
-) -> Callable[[str, int], Awaitable[object]]:
-    """``call(tag, i)`` for ``at_level``: job ``i`` on ``mode``'s queue, id ``prefix-tag-i``."""
-
-    def enqueue(tag: str, i: int) -> Awaitable[object]:
-        return router.enqueue(f"bench-{mode}", {"i": i}, job_id=f"{prefix}-{tag}-{i}")
-
-    return enqueue
-
-
 async def throughput(router: QueueRouter, mode: str, jobs: int, concurrency: int) -> float:
     call = enqueues(router, mode, "par")
     done, seconds = await at_level(concurrency, jobs, call)("t" + uuid.uuid4().hex[:8])
@@ -268,112 +116,6 @@ def raw_starts(client: Client, task_queue: str, jobs: int, level: int) -> Timed:
         )  # fmt: skip
 
     return at_level(level, jobs, start)
-
-
-@dataclasses.dataclass
-class Rounds:
-    """Per path, per round: jobs/s, this process's CPU µs per job (every thread's: the
-    Temporal SDK's core runs in its own), and Redis's and the Temporal dev server's CPU
-    µs per job when they were read. The paths of one round ran back to back."""
-
-    rates: dict[str, list[float]]
-    cpu_us: dict[str, list[float]]
-    redis_us: dict[str, list[float]]
-    temporal_us: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    p50_us: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    """A call's median latency in each round, where the paths time their calls."""
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.rates[name])
-
-    def ratio(
-        self, name: str, *peers: str, of: dict[str, list[float]] | None = None
-    ) -> tuple[float, list[float]]:
-        """The median of the per-round ratios of ``name``'s jobs/s (or of the figure
-        ``of`` holds, such as ``temporal_us``) to the mean of ``peers``', and each
-        round's ratio.
-
-        Paired by round, as ``bench_vs_node.py`` pairs them: a neighbour's load, or the
-        dev server slowing as its database grows, moves both sides of a round together;
-        a median, so a round hit by a pause elsewhere moves one ratio, not the figure.
-        """
-        values = self.rates if of is None else of
-        each = [
-            values[name][r] / statistics.mean(values[peer][r] for peer in peers)
-            for r in range(len(values[name]))
-        ]
-        return statistics.median(each), each
-
-
-def balanced_orders(n: int) -> list[list[int]]:
-    """Orders of ``n`` paths in which each path comes right after each other path equally
-    often, and in each place equally often (a Williams design).
-
-    A path leaves work behind for the next one (garbage to collect, a server still
-    writing what the last round started), and a server slows as its database grows. A
-    plain rotation of three paths puts one of them right after another in five rounds
-    of seven; this puts every path after every other the same number of times.
-    """
-    first, low, high = [0], 1, n - 1
-    while len(first) < n:
-        first.append(low)
-        low += 1
-        if len(first) < n:
-            first.append(high)
-            high -= 1
-    orders = [[(index + shift) % n for index in first] for shift in range(n)]
-    return orders if n % 2 == 0 else orders + [order[::-1] for order in orders]
-
-
-SETTLE_S = 0.02
-"""How long ``rates_of`` waits after a path's timed part before reading the CPU figures:
-work the path left behind (a shadow handoff's last write, ``_GATHER_S`` after its
-first copy) counts as that path's, not the next one's."""
-
-
-async def rates_of(
-    paths: dict[str, Timed], rounds: int, redis: Any = None, temporal: psutil.Process | None = None
-) -> Rounds:
-    """Jobs/s of each path over ``rounds`` interleaved rounds in balanced orders (a
-    whole number of designs: ``rounds`` must be a multiple of their count); Redis's CPU
-    around each run when ``redis`` is given, the dev server's when ``temporal`` is."""
-    names = list(paths)
-    orders = balanced_orders(len(names))
-    assert rounds % len(orders) == 0, f"{rounds} rounds: not a multiple of {len(orders)}"
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    redis_cpu: dict[str, list[float]] = {name: [] for name in names}
-    server_cpu: dict[str, list[float]] = {name: [] for name in names} if temporal else {}
-
-    async def redis_seconds() -> float:
-        if redis is None:
-            return 0.0
-        info: Any = await redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-    def server_seconds() -> float:
-        return 0.0 if temporal is None else sum(temporal.cpu_times()[:2])
-
-    for r in range(rounds):
-        for name in (names[index] for index in orders[r % len(orders)]):
-            server_before = server_seconds()
-            redis_before, cpu_before = await redis_seconds(), time.process_time()
-            done, seconds = await paths[name]("t" + uuid.uuid4().hex[:8])  # never all digits
-            await asyncio.sleep(SETTLE_S)  # what it left behind is its own
-            cpu[name].append((time.process_time() - cpu_before) / done * 1e6)
-            if temporal is not None:  # in clock ticks (10 ms): a round is seconds of it
-                server_cpu[name].append((server_seconds() - server_before) / done * 1e6)
-            if redis is not None:
-                redis_cpu[name].append((await redis_seconds() - redis_before) / done * 1e6)
-            rates[name].append(done / seconds)
-    return Rounds(rates, cpu, redis_cpu, server_cpu)
-
-
-def dev_server() -> psutil.Process | None:
-    """The Temporal dev server this benchmark started (``None`` for one given by
-    ``TEMPORAL_CLUSTER_URL``): its CPU per start says what each path costs the server."""
-    started = [p for p in psutil.Process().children(recursive=True) if "temporal" in p.name()]
-    return started[0] if len(started) == 1 else None
 
 
 async def temporal_path_cost(
@@ -515,26 +257,6 @@ async def route_costs(settings: Settings, n: int = 100_000) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in figures.items()}
 
 
-def shadow_counts(queue: str) -> dict[str, int]:
-    """``queue_router_shadow_total`` of ``queue`` by result, from the metrics registry."""
-    return {
-        result: int(REGISTRY.get_sample_value(
-            "queue_router_shadow_total", {"queue": queue, "result": result}) or 0)
-        for result in ("handed_off", "started", "ok", "failed", "dropped")
-    }  # fmt: skip
-
-
-def quartiles(values: list[float]) -> str:
-    """The first and third quartile of ``values``, as ``a-b``."""
-    low, _, high = statistics.quantiles(values, n=4)
-    return f"{low:.2f}-{high:.2f}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
 async def main(jobs: int, concurrency: int, temporal_rounds: int, fsync: AppendFsync) -> None:
     with servers(appendfsync=fsync) as (redis_url, target):
         client = await connect_temporal(target)
@@ -654,47 +376,6 @@ async def persistence(redis_url: str) -> str:
     finally:
         await admin.aclose()
     return f"Redis: appendonly {said['appendonly']}, appendfsync {said['appendfsync']}"
-
-
-def paired(label: str, ratio: tuple[float, list[float]], target: str) -> None:
-    """One ratio line: the median of the per-round ratios, the target, their spread."""
-    median, each = ratio
-    print(f"{label:<48}: {median:.3f}  (target {target}; middle half of rounds "
-          f"{quartiles(each)}, all {min(each):.2f}-{max(each):.2f})")  # fmt: skip
-
-
-def shadow_table(blocks: Rounds) -> None:
-    """``shadow_blocks``' paths, then shadow's jobs/s and CPU a job against Bull mode's,
-    beside Bull mode against itself."""
-    cpu_table(blocks, "jobs/s")
-    bull = ("bull", "bull again (control)")
-    paired("bull / bull (the control: this machine's noise)",
-           blocks.ratio(bull[1], bull[0]), "1.0")  # fmt: skip
-    paired("shadow jobs/s / both bull paths' jobs/s",
-           blocks.ratio("shadow, handed off", *bull), "no cost beyond the control's spread")  # fmt: skip
-    paired("shadow CPU a job / both bull paths'",
-           blocks.ratio("shadow, handed off", *bull, of=blocks.cpu_us),
-           "the copy's encoding and its share of a write")  # fmt: skip
-    print("  a call's latency, median of each block: "
-          + ", ".join(f"{name} {statistics.median(blocks.p50_us[name]):.0f} µs"
-                      for name in blocks.p50_us))  # fmt: skip
-    paired("bull p50 / bull p50 (the control)",
-           blocks.ratio(bull[1], bull[0], of=blocks.p50_us), "1.0")  # fmt: skip
-    paired("shadow p50 / both bull paths' p50",
-           blocks.ratio("shadow, handed off", *bull, of=blocks.p50_us),
-           "1.0 = shadow costs the caller nothing")  # fmt: skip
-
-
-def cpu_table(rounds: Rounds, unit: str) -> None:
-    """Each path's median rate and its CPU per job: this process's and, where read,
-    Redis's and the dev server's."""
-    for name in rounds.rates:
-        redis, server = rounds.redis_us[name], rounds.temporal_us.get(name)
-        on_redis = f"{statistics.median(redis):>8.1f} µs CPU/job (Redis)" if redis else ""
-        on_server = f"{statistics.median(server):>8.0f} µs (dev server)" if server else ""
-        print(f"  {name:<38}{rounds.median(name):>8,.0f} {unit}"
-              f"{statistics.median(rounds.cpu_us[name]):>8.1f} µs CPU/job (caller)"
-              f"{on_redis}{on_server}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """``enqueue_many``: many jobs of one queue, one result per job, in input order.
 
-A mixin of ``QueueRouter``: it resolves each job as ``enqueue`` does (``_prepare``), sends
-the jobs whose route is one legacy Redis backend to that backend's ``enqueue_many`` (one
-pipelined batch of the same idempotent script), and places the others as ``enqueue``
-places them (``_place``), a bounded number at a time.
+A base of ``QueueRouter``, on ``Dispatch``: it resolves each job as ``enqueue`` does
+(``_prepare``), sends the jobs whose route is one legacy Redis backend to that backend's
+``enqueue_many`` (one pipelined batch of the same idempotent script), and places the
+others as ``enqueue`` places them (``Dispatch._place``), a bounded number at a time.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import collections
 import itertools
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable
 
 from queue_router.config import QueueConfig
-from queue_router.contract import Backend, EnqueueRequest
+from queue_router.contract import EnqueueRequest
+from queue_router.dispatch import Dispatch, receipt
 from queue_router.errors import NotEnqueuedError, QueueRouterError
-from queue_router.frozen import slot_setters
 from queue_router.placements import HeldTogether, PlacementMemory
 from queue_router.receipts import Job, Placement, Receipt
 from queue_router.routing import Route
 from queue_router.telemetry.metrics import EnqueueOutcome, count_enqueue, time_enqueue
 
-__all__ = ["ManyJobs", "receipt"]
+__all__ = ["ManyJobs"]
 
 CHUNK = 500
 """Jobs prepared before their batched write goes out; the next chunk is prepared while
@@ -33,26 +33,14 @@ CHUNKS_IN_FLIGHT = 4
 """Chunks written whose replies are not read yet: bounds what a huge call holds at once."""
 
 
-class ManyJobs:
-    """What ``enqueue_many`` needs of the router it is mixed into."""
-
-    _backends: Mapping[str, Backend]
-    _memory: PlacementMemory
+class ManyJobs(Dispatch):
+    """``enqueue_many``, on the router's ``Dispatch``; the router resolves the jobs."""
 
     @abstractmethod
     def _check_usable(self) -> None: ...
 
     @abstractmethod
     def _prepare(self, queue: str, job: Job) -> tuple[QueueConfig, Route, EnqueueRequest]: ...
-
-    @abstractmethod
-    def _place(
-        self,
-        config: QueueConfig,
-        route: Route,
-        request: EnqueueRequest,
-        memory: PlacementMemory | None = None,
-    ) -> Awaitable[Receipt]: ...
 
     async def enqueue_many(
         self, queue: str, jobs: Iterable[Job], *, concurrency: int = 50
@@ -159,39 +147,3 @@ class ManyJobs:
         for kind, count in kinds.items():
             count_enqueue(queue, backend_name, "batch", kind, count)
         return outcomes
-
-
-_RECEIPT = slot_setters(
-    Receipt, "queue", "job_id", "mode", "bucket", "percentage", "placements", "failures",
-    "fell_back", "fallback_reason", "shadow_started",
-)  # fmt: skip
-
-
-def receipt(
-    route: Route,
-    request: EnqueueRequest,
-    placements: tuple[Placement, ...],
-    *,
-    failures: tuple[Placement, ...] = (),
-    fell_back: bool = False,
-    reason: str | None = None,
-    shadow_started: bool = False,
-) -> Receipt:
-    """The receipt of one job: the route it took, who holds it, which sides failed.
-
-    Made without the dataclass's ``__init__`` (``queue_router.frozen``): one per enqueue.
-    """
-    made = object.__new__(Receipt)
-    (set_queue, set_job_id, set_mode, set_bucket, set_percentage, set_placements,
-     set_failures, set_fell_back, set_fallback_reason, set_shadow_started) = _RECEIPT  # fmt: skip
-    set_queue(made, route.queue)
-    set_job_id(made, request.job_id)
-    set_mode(made, route.mode)
-    set_bucket(made, route.bucket)
-    set_percentage(made, route.percentage)
-    set_placements(made, placements)
-    set_failures(made, failures)
-    set_fell_back(made, fell_back)
-    set_fallback_reason(made, reason)
-    set_shadow_started(made, shadow_started)
-    return made

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from bench_enqueue import SETTLE_S, Rounds, balanced_orders, rates_of
+from rounds import SETTLE_S, Rounds, balanced_orders, rates_of
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])

@@ -34,8 +34,8 @@ from queue_router import (
 )
 from queue_router.contract import resolved_request
 from queue_router.control import LiveSetting, LiveState
+from queue_router.dispatch import receipt
 from queue_router.frozen import slot_setters
-from queue_router.many import receipt
 from queue_router.receipts import placed
 from queue_router.routing import Route
 from queue_router.testing.memory import MemoryBackend
