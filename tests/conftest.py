@@ -239,7 +239,10 @@ def redis_cluster() -> Iterator[RedisClusterServer]:
 @pytest.fixture
 def cluster_db(redis_cluster: RedisClusterServer) -> Iterator[redis.RedisCluster]:
     """A client of the cluster, flushed on every master before the test."""
-    nodes = [redis.cluster.ClusterNode("127.0.0.1", node.port) for node in redis_cluster.nodes]
+    nodes = [
+        redis.cluster.ClusterNode("127.0.0.1", node.port)  # type: ignore[no-untyped-call]
+        for node in redis_cluster.nodes
+    ]
     client = redis.RedisCluster(startup_nodes=nodes, decode_responses=True)
     client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
     yield client

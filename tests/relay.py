@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import redis
 from temporalio.client import Client
@@ -21,7 +22,7 @@ def url_of(redis_db: redis.Redis) -> str:
 
 
 def relay_for(
-    client: Client, redis_db: redis.Redis, backend: TemporalBackend | None = None, **options: float
+    client: Client, redis_db: redis.Redis, backend: TemporalBackend | None = None, **options: Any
 ) -> ShadowRelay:
     """A relay on the test's Redis that starts copies with ``client`` (or ``backend``)."""
     backend = backend or TemporalBackend(client=client)
@@ -58,7 +59,8 @@ async def until(check: Callable[[], object]) -> None:
 
 def copies_waiting(redis_db: redis.Redis | redis.RedisCluster) -> int:
     """The copies in the stream, counted entry by entry (not by the handoff's own count)."""
-    return sum(int(fields["n"]) for _, fields in redis_db.xrange(INTENTS_KEY))
+    entries: Any = redis_db.xrange(INTENTS_KEY)
+    return sum(int(fields["n"]) for _, fields in entries)
 
 
 async def until_relayed(redis_db: redis.Redis) -> None:

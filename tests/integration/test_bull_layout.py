@@ -65,14 +65,15 @@ async def test_priority_order_matches_bull(make_router: Router, redis_db: redis.
 
 async def test_delayed_job_score_and_event(make_router: Router, redis_db: redis.Redis) -> None:
     router: QueueRouter = await make_router(**BULL)
-    pubsub = redis_db.pubsub()
+    pubsub = redis_db.pubsub()  # type: ignore[no-untyped-call]
     pubsub.psubscribe("bull:email-send:*")
     pubsub.get_message(timeout=1)
     await router.enqueue("email-send", {}, job_id="later", options=JobOptions(delay_ms=60_000))
     job = redis_db.hgetall("bull:email-send:later")
     due = int(job["timestamp"]) + 60_000
     assert job["delay"] == "60000"
-    [(member, score)] = redis_db.zrange("bull:email-send:delayed", 0, -1, withscores=True)
+    delayed: Any = redis_db.zrange("bull:email-send:delayed", 0, -1, withscores=True)
+    [(member, score)] = delayed
     assert member == "later" and int(score) == due * 4096 + 1
     assert redis_db.llen("bull:email-send:wait") == 0
     message = pubsub.get_message(timeout=2)
@@ -93,7 +94,7 @@ async def test_paused_queue_gets_the_job_in_paused(
 
 async def test_waiting_event_carries_token(make_router: Router, redis_db: redis.Redis) -> None:
     router: QueueRouter = await make_router(**BULL)
-    pubsub = redis_db.pubsub()
+    pubsub = redis_db.pubsub()  # type: ignore[no-untyped-call]
     pubsub.psubscribe("bull:email-send:waiting*")
     pubsub.get_message(timeout=1)
     await router.enqueue("email-send", {}, job_id="evt-1")

@@ -179,5 +179,6 @@ async def test_a_guard_opened_in_one_instance_is_obeyed_by_another_process_and_c
     assert landed(opened + 2, until - 0.5) == {"bull"}, f"B did not obey the guard: {window}"
     assert landed(until + 2, float("inf")) == {"temporal"}, "B's probe did not close it"
     assert "__guard__" not in redis_db.hgetall("queue-router:control")
-    audit = [json.loads(e["new"]) for _, e in redis_db.xrange("queue-router:audit:__guard__")]
+    entries: Any = redis_db.xrange("queue-router:audit:__guard__")
+    audit = [json.loads(e["new"]) for _, e in entries]
     assert audit[0]["reason"] and audit[-1] is None  # opened by A, closed by B's probe

@@ -93,7 +93,9 @@ async def test_in_flight_approvals_resume_on_the_old_clocks(
         ApprovalWorkflow.status)  # fmt: skip
     assert (status.audit[0].actor, status.audit[0].note) == ("old-engine", "imported: created")
     await temporal_client.get_workflow_handle("approval/simple").signal(
-        SimpleApprovalWorkflow.approve, {"approver": "gina", "comment": "ok"})  # fmt: skip
+        SimpleApprovalWorkflow.approve,  # type: ignore[call-overload]
+        {"approver": "gina", "comment": "ok"},  # as JSON from any client: not a Decision
+    )
 
     again = run_cli(["import-approvals", str(file), "--json"], env)
     assert json.loads(again.stdout)["summary"] == {"imported": 0, "existing": 4, "invalid": 1,

@@ -62,7 +62,8 @@ async def test_rq_worker_retries_as_bull_options_say(
         f"rq:{n}:run" for n in range(1, min(attempts, 3) + 1)
     ]
     if status == JobStatus.FINISHED:
-        assert job.return_value()["result"] == 3
+        returned: Any = job.return_value()
+        assert returned["result"] == 3
 
 
 async def test_rq_worker_stops_retrying_a_permanent_error(
@@ -105,7 +106,7 @@ async def test_dual_write_to_rq_and_temporal_sends_each_email_once(
             workflow_id("email-send", job_id), result_type=JobResult
         )
         by_temporal = await handle.result()
-        by_rq = (await rq_job_done(router.settings, job_id)).return_value()
+        by_rq: Any = (await rq_job_done(router.settings, job_id)).return_value()
         outcomes[job_id] = sorted([by_temporal.effects[0].outcome, by_rq["effects"][0]["outcome"]])
         assert by_rq["result"]["message_id"] == by_temporal.result["message_id"]
     assert all(pair == ["performed", "replayed"] for pair in outcomes.values()), outcomes

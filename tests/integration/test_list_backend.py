@@ -23,7 +23,7 @@ async def test_node_and_python_brpop_consumers_read_exactly_the_payloads(
     make_router: Callable[..., Any], redis_db: redis.Redis,
 ) -> None:  # fmt: skip
     router: QueueRouter = await make_router(queues=PLAIN)
-    payloads = [{"trace": "t-1", "spans": [1, 2]}, {"trace": "t-2", "note": "Olá ✓"},
+    payloads: list[dict[str, Any]] = [{"trace": "t-1", "spans": [1, 2]}, {"trace": "t-2", "note": "Olá ✓"},
                 {"trace": "t-3"}, {"trace": "t-4"}]  # fmt: skip
     receipts = [await router.enqueue("ingest", p, job_id=p["trace"]) for p in payloads]
     again = await router.enqueue("ingest", payloads[0], job_id="t-1")  # same id: nothing pushed

@@ -34,7 +34,7 @@ async def test_a_list_drains_into_one_workflow_per_element_across_kills(
                          "workflow_id": f"trace-{tag}-{{job_id}}"}}  # fmt: skip
     router: QueueRouter = await make_router(queues=queues)
     await router.enqueue_many("ingest", [Job({"n": i, "tag": tag}) for i in range(JOBS)])
-    elements = redis_db.lrange("ingest:jobs", 0, -1)
+    elements: list[str] = redis_db.lrange("ingest:jobs", 0, -1)  # type: ignore[assignment]
     ids = {hashlib.sha1(e.encode(), usedforsecurity=False).hexdigest()[:16]: e for e in elements}
     assert len(ids) == JOBS
     env = worker_env(router.settings, QUEUE_ROUTER_QUEUES=json.dumps(queues))

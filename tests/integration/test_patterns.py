@@ -34,6 +34,11 @@ def notifier(registry: Registry, sent: list[dict[str, Any]]) -> None:
         sent.append(job.data)
 
 
+def evaluated(times: int) -> Callable[[AlertStatus], bool]:
+    """A check of an alert's status: evaluated ``times`` times so far."""
+    return lambda status: status.evaluations == times
+
+
 async def until(handle: WorkflowHandle[Any, Any], check: Callable[[Any], bool], query: Any) -> Any:
     for _ in range(100):
         status = await handle.query(query)
@@ -46,7 +51,7 @@ async def until(handle: WorkflowHandle[Any, Any], check: Callable[[Any], bool], 
 async def test_approval_escalates_to_the_second_approver_who_approves(
     start_worker: Callable[..., Any], temporal_client: Client, task_queue: str
 ) -> None:
-    registry, sent = Registry(), []
+    registry, sent = Registry(), list[dict[str, Any]]()
     notifier(registry, sent)
     await start_worker(registry)
     request = ApprovalRequest("req-1", "refund 120 EUR", "alice", escalate_to="bob",
@@ -105,7 +110,7 @@ async def test_simple_approval_approves_and_expires(
 async def test_alert_loop_evaluates_on_signal_notifies_on_transition_and_continues_as_new(
     start_worker: Callable[..., Any], temporal_client: Client, task_queue: str
 ) -> None:
-    registry, sent = Registry(), []
+    registry, sent = Registry(), list[dict[str, Any]]()
     notifier(registry, sent)
     readings = iter([5, 95, 97, 10, 12])
 
@@ -122,9 +127,7 @@ async def test_alert_loop_evaluates_on_signal_notifies_on_transition_and_continu
     first_run = handle.first_execution_run_id
     for n in range(1, 6):
         await handle.signal(AlertWorkflow.evaluate_now)
-        status: AlertStatus = await until(
-            handle, lambda s, n=n: s.evaluations == n, AlertWorkflow.status
-        )
+        status: AlertStatus = await until(handle, evaluated(n), AlertWorkflow.status)
     assert (status.state, status.transitions, status.last_value) == (
         "ok",
         2,
@@ -181,4 +184,4 @@ async def test_trace_pipeline_fails_when_persistence_fails(
             TraceWorkflow.run, TraceInput("t-2", []), id=f"trace-{uuid.uuid4()}",
             task_queue=task_queue,
         )  # fmt: skip
-    assert "database rejected the trace" in str(failure.value.cause.cause)  # type: ignore[union-attr]
+    assert "database rejected the trace" in str(failure.value.cause.__cause__)

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 async def result_of(client: Client, wf_id: str) -> JobResult:
-    return await client.get_workflow_handle(wf_id, result_type=JobResult).result()
+    result: JobResult = await client.get_workflow_handle(wf_id, result_type=JobResult).result()
+    return result
 
 
 async def test_every_catalogue_workflow_runs_its_queue_processor(

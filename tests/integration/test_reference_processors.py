@@ -46,7 +46,10 @@ async def result_when_started(client: Client, wf_id: str, within_s: float = 10) 
     deadline = asyncio.get_running_loop().time() + within_s
     while True:
         try:
-            return await client.get_workflow_handle(wf_id, result_type=JobResult).result()
+            result: JobResult = await client.get_workflow_handle(
+                wf_id, result_type=JobResult
+            ).result()
+            return result
         except RPCError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -83,7 +86,7 @@ async def test_email_with_a_bad_address_fails_at_once_and_sends_nothing(
         await temporal_client.execute_workflow(
             "emailSending", envelope, id=f"bad-{uuid.uuid4()}", task_queue=task_queue
         )
-    assert "field 'to' must be an address" in str(failure.value.cause.cause)  # type: ignore[union-attr]
+    assert "field 'to' must be an address" in str(failure.value.cause.__cause__)
     assert smtp.messages == []
 
 
@@ -97,7 +100,7 @@ async def test_unreachable_smtp_is_retried_then_fails_naming_the_server(
         await temporal_client.execute_workflow(
             "emailSending", envelope, id=f"nosmtp-{uuid.uuid4()}", task_queue=task_queue
         )
-    assert "cannot reach SMTP server 127.0.0.1:1" in str(failure.value.cause.cause)  # type: ignore[union-attr]
+    assert "cannot reach SMTP server 127.0.0.1:1" in str(failure.value.cause.__cause__)
 
 
 async def deliver(client: Client, task_queue: str, url: str, attempts: int) -> Any:
@@ -133,7 +136,7 @@ async def test_webhook_4xx_is_final_except_throttling(
     http.reset([status] * 5)
     with pytest.raises(WorkflowFailureError) as failure:
         await deliver(temporal_client, task_queue, http.url, attempts=3)
-    assert f"answered {status}" in str(failure.value.cause.cause)  # type: ignore[union-attr]
+    assert f"answered {status}" in str(failure.value.cause.__cause__)
     assert len(http.requests) == posts
 
 

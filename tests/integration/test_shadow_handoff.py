@@ -90,7 +90,7 @@ def script_calls(redis_db: redis.Redis) -> int:
 
 
 def dropped_in_evidence(redis_db: redis.Redis) -> int:
-    entries = redis_db.xrange("queue-router:shadow:email-send")
+    entries: Any = redis_db.xrange("queue-router:shadow:email-send")
     return sum(int(f["count"]) for _, f in entries if f["result"] == "dropped")
 
 
@@ -115,7 +115,8 @@ async def test_a_turns_copies_go_in_one_call_and_past_the_bound_are_counted(
     before = script_calls(redis_db)
     taken = await hand_off(redis_db, copies(task_queue, 50))
     assert taken == 50 and script_calls(redis_db) - before == 1
-    [(_, fields)] = redis_db.xrange(INTENTS_KEY)  # one entry of 50, their shared part once
+    entries: Any = redis_db.xrange(INTENTS_KEY)
+    [(_, fields)] = entries  # one entry of 50, their shared part once
     assert (
         fields["n"] == "50" and [line[0] for line in fields["c"].split("\n")] == ["{"] + ["["] * 50
     )
@@ -145,10 +146,10 @@ async def test_copies_of_calls_one_after_another_wait_for_each_other(
     began: list[float] = []
     add = handoff._add
 
-    async def slow_add(batch: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    async def slow_add(copies: list[tuple[bytes, bytes]]) -> tuple[int, int]:
         began.append(loop.time())
         await asyncio.sleep(0.05)  # a write under way while the caller goes on
-        return await add(batch)
+        return await add(copies)
 
     handoff._add = slow_add  # type: ignore[method-assign]
     for request in copies(task_queue, 200):  # one call after another, ~0.4 s
@@ -216,7 +217,8 @@ async def test_copies_a_killed_relay_held_are_started_once_by_another(
     await hand_off(redis_db, requests)
     # A relay that read all 20 and started 5 before it was killed: all 20 stay pending.
     redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
-    [[_, [(_, fields)]]] = redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})
+    read: Any = redis_db.xreadgroup(RELAY_GROUP, "killed", {INTENTS_KEY: ">"})
+    [[_, [(_, fields)]]] = read
     assert fields["n"] == "20"
     backend = TemporalBackend(client=temporal_client)
     first_runs = [(await backend.enqueue(as_copy(r))).run_id for r in requests[:5]]

@@ -25,7 +25,7 @@ def route_to_temporal(bucketing: dict[str, str], key: str, percentage: float) ->
     queues = {"q": {"workflow_type": "w", "mode": "percentage", "percentage": percentage,
                     "bucketing": bucketing}}  # fmt: skip
     backends = {n: MemoryBackend(n) for n in ("bull", "rq", "temporal")}
-    router = QueueRouter(Settings.from_env(queues=queues), backends=backends)  # type: ignore[arg-type]
+    router = QueueRouter(Settings.from_env(queues=queues), backends=backends)
     route = router.route("q", key)
     return route.to_temporal, route.bucketing
 
@@ -83,7 +83,7 @@ def test_a_salt_moves_a_different_share_of_users() -> None:
     plain_router, salted_router = (
         QueueRouter(Settings.from_env(queues={"q": {"workflow_type": "w", "percentage": 10,
                                                     "bucketing": b}}),
-                    backends={n: MemoryBackend(n) for n in ("bull", "rq", "temporal")})  # type: ignore[arg-type]
+                    backends={n: MemoryBackend(n) for n in ("bull", "rq", "temporal")})
         for b in ({"strategy": "queue-router"}, {"salt": "invoices"})
     )  # fmt: skip
     plain = {k for k in keys if plain_router.route("q", k).to_temporal}

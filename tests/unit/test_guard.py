@@ -59,7 +59,7 @@ def router_with_guard() -> tuple[QueueRouter, dict[str, MemoryBackend]]:
     settings = Settings.from_env(
         use_temporal_workflows=True, guard_failures=1, guard_cooldown_ms=100
     )
-    return QueueRouter(settings, backends=backends), backends  # type: ignore[arg-type]
+    return QueueRouter(settings, backends=backends), backends
 
 
 async def open_and_wait(router: QueueRouter, temporal: MemoryBackend) -> None:

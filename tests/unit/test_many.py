@@ -85,7 +85,7 @@ def test_the_blocking_router_reads_its_input_a_chunk_at_a_time_in_the_callers_th
     bull = backends["bull"]
     place_many = bull.enqueue_many
 
-    async def watched(requests: list[EnqueueRequest]) -> list[Placement | QueueRouterError]:
+    async def watched(requests: Sequence[EnqueueRequest]) -> list[Placement | QueueRouterError]:
         nonlocal read_at_first_write
         if read_at_first_write is None:
             read_at_first_write = read

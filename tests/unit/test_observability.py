@@ -46,7 +46,7 @@ async def test_a_flood_of_shadow_drops_logs_a_few_lines(caplog: pytest.LogCaptur
         for n in ("bull", "rq", "temporal")
     }
     settings = Settings.from_env(shadow_max_in_flight=2, queues={"email-send": {"mode": "shadow"}})
-    router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
+    router = QueueRouter(settings, backends=backends)
     with caplog.at_level(logging.WARNING, logger="queue_router.shadow"):
         await asyncio.gather(
             *(router.enqueue("email-send", {}, job_id=f"f-{i}") for i in range(500))

@@ -48,7 +48,7 @@ def test_what_json_cannot_write_is_named(data: object) -> None:
         encode_payload("q", data, limit=LIMIT)
 
 
-_C_MAKE_ENCODER = json_encoder.c_make_encoder
+_C_MAKE_ENCODER = json_encoder.c_make_encoder  # type: ignore[attr-defined]  # private, untyped
 
 
 def _another_signature(markers: object, *rest: object) -> object:

@@ -132,7 +132,7 @@ BUCKETINGS = [Bucketing(), Bucketing(salt="s1"), Bucketing("unleash", group_id="
               Bucketing("flagd", flag_key="f")]  # fmt: skip
 ROUTER = QueueRouter(
     Settings.from_env(queues={"q": {"mode": "bull", "workflow_type": "w"}}),
-    backends={name: MemoryBackend(name) for name in ("bull", "rq", "temporal")},  # type: ignore[misc]
+    backends={name: MemoryBackend(name) for name in ("bull", "rq", "temporal")},
 )
 
 

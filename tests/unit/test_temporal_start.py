@@ -64,7 +64,7 @@ def _request(
 ) -> EnqueueRequest:
     settings = Settings.from_env(queues={"q": {"mode": "temporal", "workflow_type": "w"}})
     backends = {name: MemoryBackend(name) for name in ("bull", "temporal", "rq", "list")}
-    router = QueueRouter(settings, backends=backends)  # type: ignore[arg-type]
+    router = QueueRouter(settings, backends=backends)
     data = {"n": 1} if data is None else data
     _, _, request = router._resolve("q", data, None, job_id, None, JobOptions(attempts=3))
     return replace(request, shadow=shadow, versioning=versioning)
