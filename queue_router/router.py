@@ -118,7 +118,9 @@ class QueueRouter(ManyJobs, AsyncLifecycle):
         if handoff_to is not None:
             return ShadowHandoff(
                 handoff_to, max_waiting=routing.shadow_max_waiting,
-                backlog_max=routing.shadow_backlog_max, evidence=self._evidence,
+                max_waiting_bytes=routing.shadow_max_waiting_bytes,
+                backlog_max=routing.shadow_backlog_max,
+                backlog_max_bytes=routing.shadow_backlog_max_bytes, evidence=self._evidence,
             )  # fmt: skip
         return ShadowRunner(
             max_in_flight=routing.shadow_max_in_flight,

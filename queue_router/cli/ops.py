@@ -87,6 +87,7 @@ def cmd_health(args: argparse.Namespace) -> int:
             checks = await readings.health(migrator.redis, client, error, settings.task_queues())
             checks.append(await readings.shadow_handoff(
                 migrator.redis, backlog_max=settings.routing.shadow_backlog_max,
+                backlog_max_bytes=settings.routing.shadow_backlog_max_bytes,
                 stale_s=2 * settings.worker.shadow_retry_ms / 1000,
             ))  # fmt: skip
         _print(checks, args.json)

@@ -218,11 +218,21 @@ class RoutingSettings(_Part):
     """Shadow copies a router holds while their write to Redis is under way (each its
     job's request and data, encoded only when written); past it new ones are dropped and
     counted (Redis slow or gone)."""
+    shadow_max_waiting_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_MAX_WAITING_BYTES"
+    )
+    """The same bound in bytes of those copies' payload JSON: 10,000 copies of 2 MB
+    payloads would be 20 GB."""
     shadow_backlog_max: int = Field(
         100_000, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX"
     )
     """Handed-off shadow copies Redis may hold for the workers; past it new ones are
     dropped and counted (no worker running, or Temporal down for long)."""
+    shadow_backlog_max_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, validation_alias="QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES"
+    )
+    """The same bound in bytes of those copies: the Redis holding them holds the real
+    jobs too, and refuses them once full."""
     placement_ttl_s: int = Field(
         7 * 24 * 3600, gt=0, validation_alias="QUEUE_ROUTER_PLACEMENT_TTL_S"
     )

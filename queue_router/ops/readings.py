@@ -107,22 +107,30 @@ async def health(
 
 
 async def shadow_handoff(
-    redis_client: AsyncRedis, *, backlog_max: int, stale_s: float
+    redis_client: AsyncRedis, *, backlog_max: int, backlog_max_bytes: int, stale_s: float
 ) -> dict[str, Any]:
     """The shadow copies routers handed off that no worker has started: not ok when the
-    stream is full (new copies are dropped) or its oldest copy waited past ``stale_s``."""
+    stream is full (new copies are dropped), or nine tenths full in bytes (a batch of
+    copies that does not fit is dropped before the bytes reach the bound), or its oldest
+    copy waited past ``stale_s``."""
     try:
         waiting = await backlog(redis_client)
     except Exception as exc:
         return {"check": "shadow handoff", "ok": False, "detail": str(exc)}
     if not waiting.waiting:
         return {"check": "shadow handoff", "ok": True, "detail": "no shadow copy waits"}
-    detail = (f"{waiting.waiting} shadow copies wait for a worker ({waiting.taken} batches taken), "
-              f"the oldest for {waiting.oldest_s:.0f}s")  # fmt: skip
+    detail = (
+        f"{waiting.waiting} shadow copies ({waiting.size} bytes) wait for a worker "
+        f"({waiting.taken} batches taken), the oldest for {waiting.oldest_s:.0f}s"
+    )
     if waiting.waiting >= backlog_max:
         return {"check": "shadow handoff", "ok": False,
                 "detail": f"{detail}: full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX), new copies are "
                           "dropped; is `queue-router worker` running?"}  # fmt: skip
+    if waiting.size >= 0.9 * backlog_max_bytes:
+        return {"check": "shadow handoff", "ok": False,
+                "detail": f"{detail}: full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES), new copies "
+                          "are dropped; is `queue-router worker` running?"}  # fmt: skip
     if waiting.oldest_s > stale_s:
         return {"check": "shadow handoff", "ok": False,
                 "detail": f"{detail}: none started in two retry intervals "

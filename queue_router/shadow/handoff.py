@@ -14,9 +14,12 @@ consumer group, so each copy is started by one worker and a worker killed mid-st
 leaves its copies to another (see ``relay``). One entry holds the copies of one
 call (``intents``): an entry per copy cost Redis 7 µs of CPU a copy (a fifth more
 than the Bull write itself) and cut a concurrent caller's jobs/s by a tenth on a
-two-core machine. ``COPIES_KEY`` counts the copies the stream holds, so that its bound,
-``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``, is in copies: past it (no worker running, Temporal
-down for long) new copies are dropped and counted in the evidence, never silently lost.
+two-core machine. ``COPIES_KEY`` and ``BYTES_KEY`` count the copies the stream holds
+and their bytes, so that it is bounded in both (``QUEUE_ROUTER_SHADOW_BACKLOG_MAX``,
+``QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES``): past either (no worker running, Temporal down
+for long) new copies are dropped and counted in the evidence, never silently lost. The
+bytes matter because the stream shares its Redis with the real jobs: 100,000 copies of
+2 MB payloads would fill it, and a full Redis refuses the real jobs too.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from queue_router.shadow.starts import ShadowStarts
 from queue_router.telemetry.metrics import SHADOWS
 
 __all__ = [
-    "COPIES_KEY", "INTENTS_KEY", "RELAY_GROUP", "Backlog", "ShadowHandoff", "backlog",
+    "BYTES_KEY", "COPIES_KEY", "INTENTS_KEY", "RELAY_GROUP", "Backlog", "ShadowHandoff", "backlog",
 ]  # fmt: skip
 
 INTENTS_KEY = "queue-router:{shadow}:intents"
 COPIES_KEY = "queue-router:{shadow}:copies"
 """How many copies ``INTENTS_KEY`` holds (one hash slot with it, for Redis Cluster)."""
+BYTES_KEY = "queue-router:{shadow}:bytes"
+"""How many bytes of copies ``INTENTS_KEY`` holds: its entries' ``c`` fields."""
 RELAY_GROUP = "relay"
 _PER_CALL = 500
 """Copies per script call (and stream entry) at most: a backlog that built up while
@@ -59,17 +64,23 @@ mode, intervals overlapping (README, "Performance"). Nobody waits for a copy, an
 milliseconds are nothing against its start."""
 
 # Add the copies as one entry if they fit, never trimming old ones away. KEYS: the
-# stream, its count; ARGV: the bound, how many copies, their lines. Returns how many
-# were added (all or none) and the room left. An empty stream holds no copy, whatever
-# the count says (an entry deleted by hand): the count starts again from there.
+# stream, its count of copies, of bytes; ARGV: the bounds (copies, bytes), how many
+# copies, their lines. Returns how many were added (all or none) and the room left
+# (copies, bytes). An empty stream holds nothing, whatever the counts say (an entry
+# deleted by hand): they start again from there.
 _HAND_OFF = """
-local waiting = 0
-if redis.call('XLEN', KEYS[1]) > 0 then waiting = tonumber(redis.call('GET', KEYS[2]) or '0') end
-local room, count = tonumber(ARGV[1]) - waiting, tonumber(ARGV[2])
-if count > room then return {0, math.max(room, 0)} end
-redis.call('XADD', KEYS[1], '*', 'n', count, 'c', ARGV[3])
+local waiting, held = 0, 0
+if redis.call('XLEN', KEYS[1]) > 0 then
+  waiting = tonumber(redis.call('GET', KEYS[2]) or '0')
+  held = tonumber(redis.call('GET', KEYS[3]) or '0')
+end
+local room, room_bytes = tonumber(ARGV[1]) - waiting, tonumber(ARGV[2]) - held
+local count, size = tonumber(ARGV[3]), #ARGV[4]
+if count > room or size > room_bytes then return {0, math.max(room, 0), math.max(room_bytes, 0)} end
+redis.call('XADD', KEYS[1], '*', 'n', count, 'c', ARGV[4])
 redis.call('SET', KEYS[2], waiting + count)
-return {count, room - count}
+redis.call('SET', KEYS[3], held + size)
+return {count, room - count, room_bytes - size}
 """
 
 
@@ -84,6 +95,8 @@ class Backlog:
     read and not answered yet (or was killed holding)."""
     oldest_s: float
     """How long the oldest has waited (0 when none): a relay keeps it near zero."""
+    size: int = 0
+    """The bytes of the copies in the stream (their entries' ``c`` fields)."""
 
 
 async def backlog(client: AsyncRedis) -> Backlog:
@@ -92,6 +105,7 @@ async def backlog(client: AsyncRedis) -> Backlog:
     if not entries:
         return Backlog(0, 0, 0.0)
     waiting = max(entries, int(await client.get(COPIES_KEY) or 0))  # an entry holds 1+
+    size = int(await client.get(BYTES_KEY) or 0)
     oldest: Any = await client.xrange(INTENTS_KEY, count=1)
     seconds, micros = await client.time()
     now_ms = seconds * 1000 + micros // 1000
@@ -100,12 +114,26 @@ async def backlog(client: AsyncRedis) -> Backlog:
         taken = int((await client.xpending(INTENTS_KEY, RELAY_GROUP))["pending"])
     except ResponseError:  # no group: no relay has read the stream yet
         taken = 0
-    return Backlog(waiting, taken, age_s)
+    return Backlog(waiting, taken, age_s, size)
 
 
 def _per_queue(copies: list[tuple[EnqueueRequest, int]]) -> Counter[str]:
     """How many of ``copies`` each queue has: the metrics and drop counts are per queue."""
     return Counter(copy.queue for copy, _ in copies)
+
+
+def _fitting(copies: list[tuple[bytes, bytes]], room: int, room_bytes: int) -> int:
+    """How many of ``copies`` (the first ones) fit in one entry within both rooms; 0 when
+    all do (their call was refused for something else) or none does."""
+    size, last = -1, None  # ``entry_lines``: lines joined by a newline, shared parts once
+    for count, (shared, own) in enumerate(copies[:room]):
+        if shared is not last:
+            size, last = size + len(shared) + 1, shared
+        size += len(own) + 1
+        if size > room_bytes:
+            return count
+    fit = min(room, len(copies))
+    return 0 if fit == len(copies) else fit
 
 
 def _settle(gathered: asyncio.Future[None]) -> None:
@@ -122,7 +150,9 @@ class ShadowHandoff(ShadowStarts):
             ``aclose``.
         max_waiting: copies held here while their write is under way; past it new ones
             are dropped.
+        max_waiting_bytes: the same in bytes of their payloads' JSON.
         backlog_max: copies the stream may hold; past it new ones are dropped.
+        backlog_max_bytes: the same in bytes of their entries.
         evidence: where drop counts go, for ``shadow-report``.
     """
 
@@ -131,7 +161,9 @@ class ShadowHandoff(ShadowStarts):
         client: AsyncRedis,
         *,
         max_waiting: int,
+        max_waiting_bytes: int,
         backlog_max: int,
+        backlog_max_bytes: int,
         evidence: Evidence | None = None,
     ) -> None:
         super().__init__(limit=max_waiting, evidence=evidence)
@@ -139,23 +171,29 @@ class ShadowHandoff(ShadowStarts):
         self._script = client.register_script(_HAND_OFF)
         self._one = OneConnection.beside(client)  # None on a cluster: its client routes
         self._backlog_max = backlog_max
+        self._backlog_max_bytes = backlog_max_bytes
+        self._max_bytes = max_waiting_bytes
         self._encode = IntentEncoder()
         self._waiting: list[tuple[EnqueueRequest, int]] = []
         """Copies not yet encoded: the writer encodes a batch at once, mostly in a gap
         while the caller waits on its own writes. Encoded in ``submit``, a sequential
         caller's p50 was 1.041x Bull mode's, 1.018x now (120 rounds A/B); the CPU is the
         same. A copy holds its request (and the caller's data) until written: at most
-        ``max_waiting`` of them."""
+        ``max_waiting`` of them, ``max_waiting_bytes`` of payload JSON."""
+        self._waiting_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._gathered: asyncio.Future[None] | None = None
         """Done when the copies gathered so far should go: ``_GATHER_S`` after the first."""
         self._closing = False
 
     def submit(self, request: EnqueueRequest, within_s: int, backend: Backend) -> bool:
-        if len(self._waiting) >= self._max:
-            self._dropped(request.queue, 1, f"{self._max} already waiting to be handed off "
-                          "(QUEUE_ROUTER_SHADOW_MAX_WAITING)")  # fmt: skip
+        size = len(request.data_json)
+        if len(self._waiting) >= self._max or self._waiting_bytes + size > self._max_bytes:
+            self._dropped(request.queue, 1, f"{self._max} copies or {self._max_bytes} bytes "
+                          "of payload already waiting to be handed off "
+                          "(QUEUE_ROUTER_SHADOW_MAX_WAITING, _MAX_WAITING_BYTES)")  # fmt: skip
             return False
+        self._waiting_bytes += size
         self._waiting.append((request, within_s))
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -191,7 +229,10 @@ class ShadowHandoff(ShadowStarts):
                 if len(self._waiting) < _PER_CALL and not self._closing:
                     await self._gather()
                 batch, self._waiting = self._waiting[:_PER_CALL], self._waiting[_PER_CALL:]
-                added, why = await self._hand_off(batch)
+                try:
+                    added, why = await self._hand_off(batch)
+                finally:  # held until written, so the bound covers the write under way
+                    self._waiting_bytes -= sum(len(copy.data_json) for copy, _ in batch)
                 for queue, count in _per_queue(batch[:added]).items():
                     SHADOWS.labels(queue, "handed_off").inc(count)
                 if added < len(batch):  # the stream's bound, or Redis failed
@@ -200,7 +241,7 @@ class ShadowHandoff(ShadowStarts):
                 batch = []
         except asyncio.CancelledError:  # closed before the write had an answer
             unwritten = _per_queue([*batch, *self._waiting])
-            self._waiting = []
+            self._waiting, self._waiting_bytes = [], 0  # (the batch's own left already)
             for queue, count in unwritten.items():
                 self._dropped(queue, count, "the router closed before they were handed off")
             raise
@@ -214,32 +255,34 @@ class ShadowHandoff(ShadowStarts):
         encode = self._encode
         copies = [encode(copy, within_s) for copy, within_s in batch]
         try:
-            added, room = await self._add(copies)
-            if not added and 0 < room < len(copies):  # at the bound: what still fits goes
-                added, _ = await self._add(copies[:room])
+            added, room, room_bytes = await self._add(copies)
+            fit = 0 if added else _fitting(copies, room, room_bytes)
+            if fit:  # at a bound: what still fits goes
+                added, _, _ = await self._add(copies[:fit])
         except (RedisError, OSError) as exc:
             return 0, f"not handed off to the workers: {exc}"
-        return added, (f"{self._backlog_max} copies already wait for a worker "
-                       "(QUEUE_ROUTER_SHADOW_BACKLOG_MAX; is `queue-router worker` "
-                       "running?)")  # fmt: skip
+        return added, (f"{self._backlog_max} copies or {self._backlog_max_bytes} bytes "
+                       "already wait for a worker (QUEUE_ROUTER_SHADOW_BACKLOG_MAX, "
+                       "_BACKLOG_MAX_BYTES; is `queue-router worker` running?)")  # fmt: skip
 
-    async def _add(self, copies: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    async def _add(self, copies: list[tuple[bytes, bytes]]) -> tuple[int, int, int]:
         """One script call for encoded ``copies``: (copies added, all or none; room left
-        in the stream).
+        in the stream, in copies and in bytes).
 
         On one connection of our own, packed by hiredis; a cluster's client routes the
         call instead.
         """
-        args: list[str | int | bytes] = [self._backlog_max, len(copies), entry_lines(copies)]
+        args: list[str | int | bytes] = [
+            self._backlog_max, self._backlog_max_bytes, len(copies), entry_lines(copies)
+        ]  # fmt: skip
+        keys = [INTENTS_KEY, COPIES_KEY, BYTES_KEY]
         if self._one is None:
-            reply: Any = await self._script(keys=[INTENTS_KEY, COPIES_KEY], args=args)
+            reply: Any = await self._script(keys=keys, args=args)
         else:
-            [reply] = await run_script(
-                self._one, self._script, [[2, INTENTS_KEY, COPIES_KEY, *args]]
-            )
+            [reply] = await run_script(self._one, self._script, [[len(keys), *keys, *args]])
             if isinstance(reply, Exception):
                 raise reply
-        return int(reply[0]), int(reply[1])
+        return int(reply[0]), int(reply[1]), int(reply[2])
 
     async def aclose(self) -> None:
         if self._one is not None:

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError, ResponseError
 from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import Backend
 from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, QueueRouterError
-from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
+from queue_router.shadow.handoff import BYTES_KEY, COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
 from queue_router.shadow.intents import decode_intent, entry_copies
 from queue_router.telemetry.logsummary import LogSummary
 from queue_router.telemetry.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
@@ -42,15 +42,27 @@ Entry = tuple[str | None, dict[str, str] | None]
 _REPORT_S = 5.0
 """How often a relay reads the backlog for its gauges."""
 
-# Acknowledge and delete an answered entry; the count loses its copies if this call
-# deleted it (one deleted already, by a relay that claimed it too, counts once).
-# KEYS: the stream, its count; ARGV: the group, the entry's id, its copies.
+# Acknowledge and delete an answered entry; the counts lose its copies and bytes if
+# this call deleted it (one deleted already, by a relay that claimed it too, counts
+# once). KEYS: the stream, its count of copies, of bytes; ARGV: the group, the entry's
+# id, its copies. Its bytes are read here: the length of its ``c`` field, as added.
 _DONE = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-local gone = redis.call('XDEL', KEYS[1], ARGV[2]) * tonumber(ARGV[3])
-local left = tonumber(redis.call('GET', KEYS[2]) or '0') - gone
-if left < 0 or redis.call('XLEN', KEYS[1]) == 0 then left = 0 end
+local size = 0
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
+if entry then
+  for i = 1, #entry[2], 2 do
+    if entry[2][i] == 'c' then size = #entry[2][i + 1] end
+  end
+end
+local deleted = redis.call('XDEL', KEYS[1], ARGV[2])
+local empty = redis.call('XLEN', KEYS[1]) == 0
+local left = tonumber(redis.call('GET', KEYS[2]) or '0') - deleted * tonumber(ARGV[3])
+if left < 0 or empty then left = 0 end
 redis.call('SET', KEYS[2], left)
+local held = tonumber(redis.call('GET', KEYS[3]) or '0') - deleted * size
+if held < 0 or empty then held = 0 end
+redis.call('SET', KEYS[3], held)
 return left
 """
 
@@ -172,7 +184,7 @@ class ShadowRelay:
                 copies = []
         answered = await asyncio.gather(*(self._start(*copy) for copy in copies))
         if all(answered):
-            await self._done(keys=[INTENTS_KEY, COPIES_KEY],
+            await self._done(keys=[INTENTS_KEY, COPIES_KEY, BYTES_KEY],
                              args=[RELAY_GROUP, entry_id, len(copies)])  # fmt: skip
 
     async def _start(self, shared: str, own: str) -> bool:

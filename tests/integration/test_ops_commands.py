@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from queue_router import JobOptions, QueueRouter, Settings
 from queue_router.processors import Registry
-from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY
+from queue_router.shadow.handoff import BYTES_KEY, COPIES_KEY, INTENTS_KEY
 from queue_router.testing.devservers import RedisServer, free_port
 from tests.conftest import worker_env
 from tests.integration.test_migrate import bull_snapshot
@@ -122,12 +122,17 @@ async def test_health_flags_shadow_copies_no_worker_starts(
     assert (await shadow_row())["ok"]
     row = await shadow_row(QUEUE_ROUTER_SHADOW_BACKLOG_MAX="1")
     assert not row["ok"] and "full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX)" in row["detail"]
+    redis_db.set(BYTES_KEY, 2)  # the entry's "{}"
+    assert (await shadow_row(QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES="3"))["ok"]
+    row = await shadow_row(QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES="2")
+    assert not row["ok"] and "full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES)" in row["detail"]
+    assert "1 shadow copies (2 bytes) wait" in row["detail"]
     redis_db.delete(INTENTS_KEY)
     redis_db.xadd(INTENTS_KEY, {"n": "1", "c": "{}"}, id="1-0")  # in 1970: never started
     redis_db.xadd(INTENTS_KEY, {"n": "2", "c": "{}\n{}"})
     redis_db.set(COPIES_KEY, 3)
     row = await shadow_row()
-    assert not row["ok"] and row["detail"].startswith("3 shadow copies wait for a worker")
+    assert not row["ok"] and row["detail"].startswith("3 shadow copies (2 bytes) wait for a")
     assert "is `queue-router worker` running" in row["detail"]
 
 

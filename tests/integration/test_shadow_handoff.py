@@ -2,7 +2,7 @@
 
 A router writes the copies of a few milliseconds as one entry of a Redis stream; the
 workers' relays start them. What must hold: those copies go in one call, the stream stays
-bounded (in copies) and what it refuses is counted, and no copy is lost to a relay that
+bounded (in copies and in bytes) and what it refuses is counted, and no copy is lost to a relay that
 was killed or could not reach Temporal.
 """
 
@@ -28,12 +28,26 @@ from queue_router.connections.redis_client import async_client
 from queue_router.contract import EnqueueRequest
 from queue_router.evidence.ledger import Evidence
 from queue_router.shadow import handoff as shadow_handoff
-from queue_router.shadow.handoff import COPIES_KEY, INTENTS_KEY, RELAY_GROUP, ShadowHandoff
+from queue_router.shadow.handoff import (
+    BYTES_KEY,
+    COPIES_KEY,
+    INTENTS_KEY,
+    RELAY_GROUP,
+    ShadowHandoff,
+)
 from queue_router.shadow.intents import IntentEncoder
 from queue_router.testing.devservers import free_port
 from tests.conftest import worker_env
 from tests.counts import Counts
-from tests.relay import copies_waiting, relay_for, running, until, until_relayed, url_of
+from tests.relay import (
+    copies_waiting,
+    relay_for,
+    relay_once,
+    running,
+    until,
+    until_relayed,
+    url_of,
+)
 from workflows.envelope import workflow_id
 
 pytestmark = pytest.mark.integration
@@ -45,7 +59,13 @@ def copies(task_queue: str, count: int) -> list[EnqueueRequest]:
     return [copy(task_queue, f"{run}-{i}", {"i": i}) for i in range(count)]
 
 
-def copy(task_queue: str, job_id: str, data: dict[str, int]) -> EnqueueRequest:
+def big_copies(task_queue: str, count: int, size: int) -> list[EnqueueRequest]:
+    """``count`` new jobs to shadow whose payloads are ``size`` bytes of JSON and more."""
+    run = uuid.uuid4().hex[:8]
+    return [copy(task_queue, f"{run}-{i}", {"i": i, "pad": "x" * size}) for i in range(count)]
+
+
+def copy(task_queue: str, job_id: str, data: dict[str, Any]) -> EnqueueRequest:
     return EnqueueRequest(
         queue="email-send", job_id=job_id, job_name="__default__", data=data,
         data_json=json.dumps(data), options=JobOptions(), timestamp_ms=1,
@@ -63,20 +83,24 @@ def handoff_on(
     *,
     max_waiting: int = 1000,
     backlog_max: int = 10_000,
+    max_waiting_bytes: int = 10**9,
+    backlog_max_bytes: int = 10**9,
     evidence: Evidence | None = None,
 ) -> ShadowHandoff:
     """A router's handoff on the test's Redis."""
     client = async_client(url_of(redis_db), 5.0, decode_responses=True)
     return ShadowHandoff(
-        client, max_waiting=max_waiting, backlog_max=backlog_max, evidence=evidence
-    )
+        client, max_waiting=max_waiting, backlog_max=backlog_max,
+        max_waiting_bytes=max_waiting_bytes, backlog_max_bytes=backlog_max_bytes,
+        evidence=evidence,
+    )  # fmt: skip
 
 
 async def hand_off(redis_db: redis.Redis, requests: list[EnqueueRequest], **options: int) -> int:
     """Submit every copy in one loop turn, as a router's burst would; how many were taken."""
     evidence = Evidence(async_client(url_of(redis_db), 5.0, decode_responses=True))
-    handoff = handoff_on(redis_db, max_waiting=options.get("max_waiting", 1000),
-                         backlog_max=options.get("backlog_max", 1000), evidence=evidence)  # fmt: skip
+    bounds = {"max_waiting": 1000, "backlog_max": 1000, **options}
+    handoff = handoff_on(redis_db, **bounds, evidence=evidence)
     taken = sum(handoff.submit(request, 5, TemporalBackend()) for request in requests)
     await handoff.drain(5.0)
     await handoff.aclose()
@@ -146,7 +170,7 @@ async def test_copies_of_calls_one_after_another_wait_for_each_other(
     began: list[float] = []
     add = handoff._add
 
-    async def slow_add(copies: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    async def slow_add(copies: list[tuple[bytes, bytes]]) -> tuple[int, int, int]:
         began.append(loop.time())
         await asyncio.sleep(0.05)  # a write under way while the caller goes on
         return await add(copies)
@@ -207,6 +231,73 @@ async def test_past_max_waiting_the_router_drops_before_redis(
     assert taken == 4
     assert copies_waiting(redis_db) == 4
     assert dropped_in_evidence(redis_db) == 6
+
+
+async def test_past_max_waiting_bytes_the_router_drops_before_redis(
+    redis_db: redis.Redis, task_queue: str
+) -> None:
+    """Bounded in copies alone, a router waiting on a slow Redis could hold 10,000 jobs'
+    data of up to 2 MB each."""
+    taken = await hand_off(redis_db, big_copies(task_queue, 10, 10_000), max_waiting_bytes=45_000)
+    assert taken == 4  # 10,020 bytes of JSON each: the fifth would pass 45,000
+    assert copies_waiting(redis_db) == 4
+    assert dropped_in_evidence(redis_db) == 6
+
+
+async def test_copies_being_written_count_toward_max_waiting_bytes(
+    redis_db: redis.Redis, task_queue: str
+) -> None:
+    """A batch whose write is under way (Redis slow) is still held: up to 500 copies."""
+    handoff = handoff_on(redis_db, max_waiting_bytes=45_000)
+    add, writing = handoff._add, asyncio.Event()
+
+    async def slow_add(copies: list[tuple[bytes, bytes]]) -> tuple[int, int, int]:
+        writing.set()
+        await asyncio.sleep(0.3)
+        return await add(copies)
+
+    handoff._add = slow_add  # type: ignore[method-assign]
+    first, later = big_copies(task_queue, 5, 10_000)[:4], big_copies(task_queue, 1, 10_000)
+    assert all(handoff.submit(request, 5, TemporalBackend()) for request in first)
+    await asyncio.wait_for(writing.wait(), 5)
+    assert not handoff.submit(later[0], 5, TemporalBackend())  # 4 in the write, 10,020 more
+    await handoff.drain(5.0)
+    await handoff.aclose()
+    assert copies_waiting(redis_db) == 4
+
+
+def bytes_in_stream(redis_db: redis.Redis) -> int:
+    """The bytes of copies the stream holds, entry by entry (its ``c`` fields)."""
+    entries: Any = redis_db.xrange(INTENTS_KEY)
+    return sum(len(fields["c"].encode()) for _, fields in entries)
+
+
+async def test_the_stream_is_bounded_in_bytes_and_its_count_follows_the_relay(
+    redis_db: redis.Redis, temporal_client: Client, task_queue: str
+) -> None:
+    """Bounded in copies alone, the stream could hold 100,000 copies of 2 MB payloads
+    and fill the Redis whose real jobs it holds too (refused once it is full). Past the
+    byte bound new copies are dropped and counted; what fits of a batch still goes."""
+    taken = await hand_off(redis_db, big_copies(task_queue, 10, 10_000), backlog_max_bytes=35_000)
+    assert taken == 10  # taken by the router; the stream's byte bound refuses 7 of them
+    assert copies_waiting(redis_db) == 3 and dropped_in_evidence(redis_db) == 7
+    held = bytes_in_stream(redis_db)
+    assert 30_000 < held <= 35_000 and redis_db.get(BYTES_KEY) == str(held)
+    assert await hand_off(redis_db, copies(task_queue, 1), backlog_max_bytes=35_000) == 1
+    assert copies_waiting(redis_db) == 4 and redis_db.get(BYTES_KEY) == str(
+        bytes_in_stream(redis_db)
+    )
+    entries: Any = redis_db.xrange(INTENTS_KEY)
+    [_, (small, fields)] = entries
+    redis_db.xgroup_create(INTENTS_KEY, RELAY_GROUP, id="0")
+    relay = relay_for(temporal_client, redis_db)
+    await relay._entry(small, fields)  # started, so deleted: the count loses its bytes
+    await relay.aclose()
+    assert redis_db.get(BYTES_KEY) == str(held) == str(bytes_in_stream(redis_db))
+    await relay_once(temporal_client, redis_db)  # the rest
+    assert (redis_db.get(BYTES_KEY), redis_db.get(COPIES_KEY)) == ("0", "0")
+    await hand_off(redis_db, big_copies(task_queue, 3, 10_000), backlog_max_bytes=35_000)
+    assert copies_waiting(redis_db) == 3 and dropped_in_evidence(redis_db) == 7
 
 
 async def test_copies_a_killed_relay_held_are_started_once_by_another(

@@ -123,6 +123,8 @@ def test_overrides_can_add_a_queue(clean_env: pytest.MonkeyPatch) -> None:
         ("QUEUE_ROUTER_QUEUES", json.dumps({"email-send": {"job_name": "n" * 257}}), "job_name"),
         ("QUEUE_ROUTER_SHADOW_STARTS", "thread", "QUEUE_ROUTER_SHADOW_STARTS='thread'"),
         ("QUEUE_ROUTER_SHADOW_BACKLOG_MAX", "0", "QUEUE_ROUTER_SHADOW_BACKLOG_MAX='0': must be > 0"),
+        ("QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES", "1GB", "QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES='1GB'"),
+        ("QUEUE_ROUTER_SHADOW_MAX_WAITING_BYTES", "-1", "QUEUE_ROUTER_SHADOW_MAX_WAITING_BYTES='-1'"),
     ],
 )  # fmt: skip
 def test_bad_values_name_the_variable(

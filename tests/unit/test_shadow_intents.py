@@ -80,7 +80,9 @@ def test_what_is_not_a_copy_is_a_value_error(shared: str, own: str) -> None:
 async def test_copies_redis_never_took_are_counted_as_dropped_and_nothing_raises() -> None:
     counts = Counts()
     client = async_client(f"redis://127.0.0.1:{free_port()}", 1.0, decode_responses=True)
-    handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
+    handoff = ShadowHandoff(
+        client, max_waiting=10, max_waiting_bytes=10**6, backlog_max=10, backlog_max_bytes=10**6
+    )
     assert handoff.submit(shadow_copy(), 30, TemporalBackend())
     assert handoff.submit(shadow_copy(), 30, TemporalBackend())
     await handoff.drain(5.0)
@@ -96,7 +98,9 @@ async def test_copies_a_closing_router_could_not_hand_off_in_time_are_counted() 
     silent = await asyncio.start_server(lambda _, w: accepted.append(w), "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
     client = async_client(f"redis://127.0.0.1:{port}", 30.0, decode_responses=True)
-    handoff = ShadowHandoff(client, max_waiting=10, backlog_max=10)
+    handoff = ShadowHandoff(
+        client, max_waiting=10, max_waiting_bytes=10**6, backlog_max=10, backlog_max_bytes=10**6
+    )
     assert handoff.submit(shadow_copy(), 30, TemporalBackend())
     await asyncio.sleep(0.1)  # the write is under way
     assert handoff.submit(shadow_copy(), 30, TemporalBackend())  # waits behind it
