@@ -32,7 +32,12 @@ from queue_router.errors import BackendUnavailable, EnqueueOutcomeUnknown, Queue
 from queue_router.shadow.handoff import BYTES_KEY, COPIES_KEY, INTENTS_KEY, RELAY_GROUP, backlog
 from queue_router.shadow.intents import decode_intent, entry_copies
 from queue_router.telemetry.logsummary import LogSummary
-from queue_router.telemetry.metrics import SHADOW_BACKLOG, SHADOW_BACKLOG_AGE, SHADOWS
+from queue_router.telemetry.metrics import (
+    SHADOW_BACKLOG,
+    SHADOW_BACKLOG_AGE,
+    SHADOW_BACKLOG_BYTES,
+    SHADOWS,
+)
 
 __all__ = ["ShadowRelay"]
 
@@ -110,6 +115,7 @@ class ShadowRelay:
                     next_report = loop.time() + _REPORT_S
                     waiting = await backlog(self._redis)
                     SHADOW_BACKLOG.set(waiting.waiting)
+                    SHADOW_BACKLOG_BYTES.set(waiting.size)
                     SHADOW_BACKLOG_AGE.set(waiting.oldest_s)
                 if loop.time() >= next_claim:  # copies another relay left unfinished
                     next_claim = loop.time() + self._retry_ms / 4000

@@ -30,6 +30,7 @@ __all__ = [
     "SHADOWS",
     "SHADOW_BACKLOG",
     "SHADOW_BACKLOG_AGE",
+    "SHADOW_BACKLOG_BYTES",
     "SHADOW_COMPARISONS",
     "WORKER_RAMP",
     "EnqueueOutcome",
@@ -168,6 +169,11 @@ ROUTE_PERCENTAGE = Gauge(
 SHADOW_BACKLOG = Gauge(
     "queue_router_shadow_backlog",
     "Shadow copies routers handed off that no worker has started yet (set by the relays).",
+)
+SHADOW_BACKLOG_BYTES = Gauge(
+    "queue_router_shadow_backlog_bytes",
+    "Bytes of the handed-off shadow copies no worker has started yet, held in the Redis "
+    "of the real jobs (set by the relays).",
 )
 SHADOW_BACKLOG_AGE = Gauge(
     "queue_router_shadow_backlog_oldest_seconds",

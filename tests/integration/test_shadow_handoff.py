@@ -349,6 +349,8 @@ async def test_copies_stay_in_redis_while_temporal_is_unreachable(
     assert copies_waiting(redis_db) == 10
     assert pending(redis_db) == 1
     assert REGISTRY.get_sample_value("queue_router_shadow_backlog") == 10  # what it reported
+    held = REGISTRY.get_sample_value("queue_router_shadow_backlog_bytes")
+    assert held == bytes_in_stream(redis_db) > 0
     async with running(relay_for(temporal_client, redis_db, retry_s=0.5)), asyncio.timeout(30):
         await until_relayed(redis_db)
     assert all([await started(temporal_client, r) for r in requests])
