@@ -123,14 +123,13 @@ async def shadow_handoff(
         f"{waiting.waiting} shadow copies ({waiting.size} bytes) wait for a worker "
         f"({waiting.taken} batches taken), the oldest for {waiting.oldest_s:.0f}s"
     )
-    if waiting.waiting >= backlog_max:
+    full = ("QUEUE_ROUTER_SHADOW_BACKLOG_MAX" if waiting.waiting >= backlog_max
+            else "QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES" if waiting.size >= 0.9 * backlog_max_bytes
+            else None)  # fmt: skip
+    if full:
         return {"check": "shadow handoff", "ok": False,
-                "detail": f"{detail}: full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX), new copies are "
-                          "dropped; is `queue-router worker` running?"}  # fmt: skip
-    if waiting.size >= 0.9 * backlog_max_bytes:
-        return {"check": "shadow handoff", "ok": False,
-                "detail": f"{detail}: full (QUEUE_ROUTER_SHADOW_BACKLOG_MAX_BYTES), new copies "
-                          "are dropped; is `queue-router worker` running?"}  # fmt: skip
+                "detail": f"{detail}: full ({full}), new copies are dropped; is "
+                          "`queue-router worker` running?"}  # fmt: skip
     if waiting.oldest_s > stale_s:
         return {"check": "shadow handoff", "ok": False,
                 "detail": f"{detail}: none started in two retry intervals "

@@ -35,7 +35,7 @@ from queue_router.connections.one_connection import OneConnection, run_script
 from queue_router.connections.redis_client import AsyncRedis
 from queue_router.contract import Backend, EnqueueRequest
 from queue_router.evidence.ledger import Evidence
-from queue_router.shadow.intents import IntentEncoder, entry_lines
+from queue_router.shadow.intents import IntentEncoder, entry_lines, lines_within
 from queue_router.shadow.starts import ShadowStarts
 from queue_router.telemetry.metrics import SHADOWS
 
@@ -125,14 +125,7 @@ def _per_queue(copies: list[tuple[EnqueueRequest, int]]) -> Counter[str]:
 def _fitting(copies: list[tuple[bytes, bytes]], room: int, room_bytes: int) -> int:
     """How many of ``copies`` (the first ones) fit in one entry within both rooms; 0 when
     all do (their call was refused for something else) or none does."""
-    size, last = -1, None  # ``entry_lines``: lines joined by a newline, shared parts once
-    for count, (shared, own) in enumerate(copies[:room]):
-        if shared is not last:
-            size, last = size + len(shared) + 1, shared
-        size += len(own) + 1
-        if size > room_bytes:
-            return count
-    fit = min(room, len(copies))
+    fit = lines_within(copies[:room], room_bytes)
     return 0 if fit == len(copies) else fit
 
 

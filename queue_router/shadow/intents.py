@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from queue_router.contract import EnqueueRequest
 
-__all__ = ["IntentEncoder", "decode_intent", "entry_copies", "entry_lines"]
+__all__ = ["IntentEncoder", "decode_intent", "entry_copies", "entry_lines", "lines_within"]
 
 _SHARED = ("queue", "job_name", "options", "workflow_type", "task_queue", "rq_function",
            "versioning", "list_key", "list_envelope")  # fmt: skip
@@ -68,6 +68,20 @@ def entry_lines(copies: Iterable[tuple[bytes, bytes]]) -> bytes:
             last = shared
         lines.append(own)
     return b"\n".join(lines)
+
+
+def lines_within(copies: Sequence[tuple[bytes, bytes]], size: int) -> int:
+    """How many of ``copies`` (the first ones) ``entry_lines`` writes in at most ``size``
+    bytes. Counted as it writes them, not by writing them: a stream bounded in bytes
+    refused the whole batch, and what fits of it still goes."""
+    written, last = -1, None  # no newline before the first line
+    for count, (shared, own) in enumerate(copies):
+        if shared is not last:
+            written, last = written + len(shared) + 1, shared
+        written += len(own) + 1
+        if written > size:
+            return count
+    return len(copies)
 
 
 def entry_copies(fields: Mapping[str, str]) -> list[tuple[str, str]]:

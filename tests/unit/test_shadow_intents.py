@@ -13,7 +13,13 @@ from queue_router import Backoff, JobOptions
 from queue_router.connections.redis_client import async_client
 from queue_router.contract import EnqueueRequest
 from queue_router.shadow.handoff import ShadowHandoff
-from queue_router.shadow.intents import IntentEncoder, decode_intent, entry_copies, entry_lines
+from queue_router.shadow.intents import (
+    IntentEncoder,
+    decode_intent,
+    entry_copies,
+    entry_lines,
+    lines_within,
+)
 from queue_router.testing.devservers import free_port
 from tests.counts import Counts
 
@@ -33,6 +39,19 @@ def test_a_copy_reads_back_as_the_request_marked_as_a_shadow() -> None:
     request = shadow_copy()
     expected = replace(request, shadow=True, compare_within_s=30)
     assert decode_intent(*IntentEncoder()(request, 30)) == expected
+
+
+def test_lines_within_counts_the_copies_entry_lines_writes_in_a_size() -> None:
+    """Counted without writing them; the same bytes as written, shared parts included."""
+    encode = IntentEncoder()
+    first, second = shadow_copy(), replace(shadow_copy(), options=JobOptions(attempts=9))
+    copies = [encode(replace(request, job_id=f"j-{i}"), 30)
+              for i, request in enumerate([first, first, second, second, first])]  # fmt: skip
+    for count in range(len(copies) + 1):
+        size = len(entry_lines(copies[:count]))
+        assert lines_within(copies, size) == count
+        if count:
+            assert lines_within(copies, size - 1) == count - 1
 
 
 def test_a_queue_s_shared_part_is_encoded_again_when_a_job_differs_in_it() -> None:
